@@ -1,0 +1,8 @@
+#pragma once
+// Each file cmd_*.cpp adds one group of subcommands; main.cpp only registers them and maps errors to exit codes.
+#include <CLI/CLI.hpp>
+
+namespace sne::app {
+void add_config_commands(CLI::App& app);
+void add_zoo_commands(CLI::App& app);
+}  // namespace sne::app

@@ -1,0 +1,60 @@
+// sne: learn from the weights of trained networks. This file is usage text plus dispatch; the work lives in lib/.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "core/version.h"
+#include "runtime/context.h"
+
+namespace {
+
+int exit_code(sne::ErrorKind kind) {
+  using sne::ErrorKind;
+  switch (kind) {
+    case ErrorKind::usage:
+    case ErrorKind::config: return sne::app::kUsage;
+    case ErrorKind::data: return sne::app::kData;
+    case ErrorKind::checkpoint: return sne::app::kCheckpoint;
+    case ErrorKind::io: return sne::app::kIo;
+    case ErrorKind::internal: break;
+  }
+  return sne::app::kInternal;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "sne: a Set-based Neural network Encoder (Andreis et al., NeurIPS 2024) that reads the weights of trained\n"
+      "networks and predicts their properties. Model zoos are HDF5 files (docs/zoo-format.md).\n\n"
+      "Exit codes: 0 ok, 1 internal error, 2 usage or config error, 3 data error, 4 checkpoint error,\n"
+      "5 cannot write output, 130/143 interrupted (after saving).",
+      "sne"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("sne ") + sne::kVersion + " (LibTorch " + sne::torch_version() + ")");
+  sne::app::add_config_commands(app);
+  sne::app::add_zoo_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return sne::app::kUsage;
+  } catch (const sne::Error& e) {
+    std::fprintf(stderr, "sne: error: %s\n", e.what());
+    return exit_code(e.kind());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sne: internal error: %s\n", e.what());
+    return sne::app::kInternal;
+  }
+  return sne::app::kOk;
+}

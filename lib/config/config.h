@@ -1,0 +1,78 @@
+#pragma once
+// The typed experiment configuration. Every setting is declared once (lib/config/settings.cpp) with its
+// key, type, default, check and help; YAML binding, `--set` overrides, `sne config show` and the help text
+// are all driven by those declarations.
+//
+// Precedence: defaults < config files (left to right) < overrides (`--set key=value` and the common CLI
+// flags, in command-line order).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sne::config {
+
+struct RunSettings {
+  int64_t threads;        ///< intra-op threads; 0 = all cores
+  int64_t seed;           ///< master seed (>= 0)
+  std::string device;     ///< "cpu" | "cuda" | "auto"
+  std::string log_level;  ///< "trace" | "debug" | "info" | "warn" | "error" | "off"
+};
+
+struct ReaderSettings {
+  int64_t batch_size;       ///< networks per batch (>= 1)
+  double memory_budget_mb;  ///< bound on the reader's buffered weights, MiB (> 0)
+  bool shuffle;             ///< windowed shuffle with the run seed
+  bool prefetch;            ///< read on a background I/O thread
+};
+
+struct ZooSettings {
+  std::string path;         ///< the zoo file (HDF5, docs/zoo-format.md)
+  ReaderSettings reader;
+};
+
+struct Config {
+  RunSettings run;
+  ZooSettings zoo;
+};
+
+/// Description of one declared setting (for help output and docs).
+struct SettingInfo {
+  std::string key;           ///< dotted, e.g. "zoo.reader.batch_size"
+  std::string type;          ///< "int", "float", "bool", "string", "choice"
+  std::string default_text;  ///< the default rendered as YAML scalar text
+  std::string check_text;    ///< e.g. ">= 1", "one of: cpu, cuda, auto", "" when unchecked
+  std::string help;
+};
+
+/// Every declared setting, in declaration order.
+const std::vector<SettingInfo>& settings();
+
+/// The config with every setting at its default.
+Config defaults();
+
+/// The embedded default config file (configs/default.yaml, compiled into the binary).
+const std::string& embedded_default_yaml();
+
+/// A named YAML text to apply (the file path, or "<embedded default>", is used in error messages).
+struct Source {
+  std::string name;
+  std::string text;
+};
+
+/// Reads a YAML file into a Source; throws ConfigError("FILE: cannot read ...") when unreadable.
+Source read_source(const std::string& path);
+
+/// Resolves defaults < sources (in order) < overrides ("a.b=value", YAML scalar syntax for the value).
+/// Throws ConfigError listing every problem at once, one per line, each with its origin
+/// ("FILE:LINE: key 'train.lrr' is unknown (did you mean 'train.lr'?)", "--set run.threads=x: expected an integer").
+Config resolve(const std::vector<Source>& sources, const std::vector<std::string>& overrides);
+
+/// Setting-by-setting equality (driven by the declarations, so new settings are compared automatically).
+bool operator==(const Config& a, const Config& b);
+inline bool operator!=(const Config& a, const Config& b) { return !(a == b); }
+
+/// The resolved config as YAML text, nested by section, every setting present (what `sne config show` prints
+/// and what a run directory stores); resolve({{"x", to_yaml(c)}}, {}) == c.
+std::string to_yaml(const Config& c);
+
+}  // namespace sne::config

@@ -1,0 +1,163 @@
+// resolve(): defaults < YAML sources < `--set` overrides, collecting every problem (with its origin) before
+// throwing one ConfigError. The only place that reads YAML.
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "config/schema.h"
+#include "core/error.h"
+#include "core/strings.h"
+
+namespace sne::config {
+namespace {
+
+std::string describe(const YAML::Node& n) {
+  if (n.IsMap()) return "a map";
+  if (n.IsSequence()) return "a list";
+  if (n.IsNull()) return "nothing";
+  return "'" + n.Scalar() + "'";
+}
+
+// Per-file state: its name (for "FILE:LINE" origins) and where each key was first set (to catch repeats).
+struct File {
+  std::string name;
+  std::map<std::string, int> seen;
+};
+
+class Resolver {
+ public:
+  Config config = defaults();
+  std::vector<std::string> problems;
+
+  void apply_source(const Source& src) {
+    std::vector<YAML::Node> docs;
+    try {
+      docs = YAML::LoadAll(src.text);
+    } catch (const YAML::Exception& e) {
+      // yaml-cpp may report a problem at end of input on the line after the last one; point at the last.
+      YAML::Mark mark = e.mark;
+      const auto lines =
+          std::count(src.text.begin(), src.text.end(), '\n') + (!src.text.empty() && src.text.back() != '\n');
+      if (!mark.is_null() && mark.line >= lines)
+        mark.line = static_cast<int>(std::max<std::ptrdiff_t>(lines - 1, 0));
+      problem(at(src.name, mark), "malformed YAML: " + e.msg);
+      return;
+    }
+    if (docs.size() > 1)
+      problem(at(src.name, docs[1].Mark()), "expected one YAML document, found " + std::to_string(docs.size()));
+    if (docs.empty() || docs[0].IsNull()) return;  // an empty file sets nothing
+    if (!docs[0].IsMap()) {
+      problem(at(src.name, docs[0].Mark()),
+              "expected a map of settings at the top level, got " + describe(docs[0]));
+      return;
+    }
+    File file{src.name, {}};
+    apply_map("", docs[0], "", &file);
+  }
+
+  void apply_override(const std::string& text) {
+    const std::string origin = "--set " + text;
+    const std::size_t eq = text.find('=');
+    if (eq == std::string::npos) {
+      problem(origin, "expected KEY=VALUE");
+      return;
+    }
+    const std::string key = trim(text.substr(0, eq));
+    YAML::Node value;
+    try {
+      value = YAML::Load(text.substr(eq + 1));
+    } catch (const YAML::Exception& e) {
+      problem(origin, key + ": malformed value: " + e.msg);
+      return;
+    }
+    apply(key, value, origin, nullptr, 0);
+  }
+
+ private:
+  void problem(const std::string& origin, const std::string& what) { problems.push_back(origin + ": " + what); }
+
+  static std::string at(const std::string& file, const YAML::Mark& m) {
+    return m.is_null() ? file : file + ":" + std::to_string(m.line + 1);
+  }
+
+  static std::string trim(const std::string& s) {
+    const std::size_t b = s.find_first_not_of(" \t");
+    return b == std::string::npos ? "" : s.substr(b, s.find_last_not_of(" \t") - b + 1);
+  }
+
+  // Applies each entry of a YAML map under `prefix` ("" or "zoo."). Entries from a file get their own
+  // "FILE:LINE" origin; entries of an override's value share the override's origin.
+  void apply_map(const std::string& prefix, const YAML::Node& map, const std::string& origin, File* file) {
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const std::string where = file ? at(file->name, it->first.Mark()) : origin;
+      if (!it->first.IsScalar() || it->first.Scalar().empty()) {
+        problem(where, "expected a setting name as key, got " + describe(it->first));
+        continue;
+      }
+      apply(prefix + it->first.Scalar(), it->second, where, file, it->first.Mark().line + 1);
+    }
+  }
+
+  // Applies `value` (written at `line` of `file`, or by an override when `file` is null) to the setting or
+  // section `key`.
+  void apply(const std::string& key, const YAML::Node& value, const std::string& origin, File* file, int line) {
+    const detail::Setting* s = detail::find(key);
+    const bool section = !s && detail::is_section(key);
+    if (file && !section) {
+      const auto [first, fresh] = file->seen.emplace(key, line);
+      if (!fresh) {
+        problem(origin, "key '" + key + "' is set twice (first on line " + std::to_string(first->second) + ")");
+        return;
+      }
+    }
+    if (s) {
+      if (!value.IsScalar()) {
+        problem(origin, key + ": expected " + s->expected + ", got " + describe(value));
+      } else if (const std::string p = s->assign(config, {value.Scalar(), value.Tag() == "!"}); !p.empty()) {
+        problem(origin, key + ": " + p);
+      }
+    } else if (section || value.IsMap()) {
+      // A section, or an unknown name holding a map: descend so each leaf is checked (and gets its own
+      // suggestion: "zo: {path: x}" -> "did you mean 'zoo.path'?").
+      if (value.IsMap()) {
+        apply_map(key + ".", value, origin, file);
+      } else if (!value.IsNull()) {  // "zoo:" with nothing under it is an empty section
+        problem(origin, "'" + key + "' is a section, expected a map of its settings, got " + describe(value));
+      }
+    } else {
+      std::string p = "key '" + key + "' is unknown";
+      const std::string near = did_you_mean(key, detail::known_names());
+      if (!near.empty()) p += " (did you mean '" + near + "'?)";
+      problem(origin, p);
+    }
+  }
+};
+
+}  // namespace
+
+Source read_source(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw ConfigError(path + ": cannot read config file (" + std::strerror(errno) + ")");
+  Source src{path, {}};
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) src.text.append(buf, n);
+  const int err = std::ferror(f) ? errno : 0;
+  std::fclose(f);
+  if (err) throw ConfigError(path + ": cannot read config file (" + std::strerror(err) + ")");
+  return src;
+}
+
+Config resolve(const std::vector<Source>& sources, const std::vector<std::string>& overrides) {
+  Resolver r;
+  for (const Source& src : sources) r.apply_source(src);
+  for (const std::string& o : overrides) r.apply_override(o);
+  if (!r.problems.empty()) throw ConfigError(join(r.problems, "\n"));
+  return r.config;
+}
+
+}  // namespace sne::config

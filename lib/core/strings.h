@@ -1,0 +1,20 @@
+#pragma once
+// Small string helpers shared by config and zoo code.
+#include <string>
+#include <vector>
+
+namespace sne {
+
+/// Edit distance (insert, delete, substitute, each cost 1).
+std::size_t edit_distance(const std::string& a, const std::string& b);
+
+/// The candidate closest to `word`, or "" when nothing is close enough to be a plausible typo.
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
+
+/// "a, b, c"
+std::string join(const std::vector<std::string>& parts, const std::string& sep = ", ");
+
+/// Shortest round-trip decimal text of a double ("0.001", "1e-15", "nan").
+std::string format_number(double v);
+
+}  // namespace sne
