@@ -125,6 +125,8 @@ void add_zoo_commands(CLI::App& app) {
   show_cmd->add_flag("--json", a->json, "print JSON (all weights) instead of text");
   add_common_options(*show_cmd, a->common, false);
   show_cmd->callback([a] { show(*a); });
+
+  add_generate_commands(*zoo);
 }
 
 }  // namespace sne::app

@@ -5,4 +5,6 @@
 namespace sne::app {
 void add_config_commands(CLI::App& app);
 void add_zoo_commands(CLI::App& app);
+/// `zoo generate ...`, under the `zoo` subcommand.
+void add_generate_commands(CLI::App& zoo);
 }  // namespace sne::app

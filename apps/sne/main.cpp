@@ -7,8 +7,10 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/strings.h"
 #include "core/version.h"
 #include "runtime/context.h"
+#include "signals.h"
 
 namespace {
 
@@ -38,6 +40,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sne ") + sne::kVersion + " (LibTorch " + sne::torch_version() + ")");
   sne::app::add_config_commands(app);
   sne::app::add_zoo_commands(app);
+  std::vector<std::string> command_names;
+  for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; })) command_names.push_back(sub->get_name());
+  bool known_command = argc < 2 || argv[1][0] == '-';
+  for (const auto& name : command_names) known_command = known_command || name == argv[1];
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -47,8 +53,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    if (known_command) {
+      std::fprintf(stderr, "sne: error: %s\n", e.what());
+    } else {
+      const std::string hint = sne::did_you_mean(argv[1], command_names);
+      std::fprintf(stderr, "sne: error: unknown command '%s'%s (commands: %s)\n", argv[1],
+                   hint.empty() ? "" : (" (did you mean '" + hint + "'?)").c_str(), sne::join(command_names).c_str());
+    }
+    std::fprintf(stderr, "Run with --help for more information.\n");
     return sne::app::kUsage;
+  } catch (const sne::app::Interrupted& e) {
+    return 128 + e.signal;
   } catch (const sne::Error& e) {
     std::fprintf(stderr, "sne: error: %s\n", e.what());
     return exit_code(e.kind());

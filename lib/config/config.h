@@ -30,9 +30,31 @@ struct ZooSettings {
   ReaderSettings reader;
 };
 
+/// The sine-wave INR zoo recipe (DWSNets; docs of `sne zoo generate sine`).
+struct SineZooSettings {
+  int64_t count;             ///< INRs to generate
+  int64_t test_count;        ///< test split size (shrunk when count is too small)
+  int64_t validation_count;  ///< validation split size
+  double freq_min, freq_max; ///< b ~ U(freq_min, freq_max)
+  double amplitude;          ///< a in a*sin(b*x)
+  int64_t points;            ///< samples of x on [-pi, pi), step 2*pi/points
+  int64_t hidden;            ///< SIREN width
+  double w0;                 ///< SIREN frequency factor (multiplies weight and bias)
+  double output_offset;      ///< added to the last layer's output
+  double lr, weight_decay;   ///< Adam (L2-style weight decay, as torch.optim.Adam)
+  int64_t max_steps;         ///< optimisation steps at most
+  double target_loss;        ///< stop an INR as soon as its loss is <= this
+  int64_t batch;             ///< INRs trained at once
+};
+
+struct GenerateSettings {
+  SineZooSettings sine;
+};
+
 struct Config {
   RunSettings run;
   ZooSettings zoo;
+  GenerateSettings generate;
 };
 
 /// Description of one declared setting (for help output and docs).

@@ -128,6 +128,12 @@ Check<double> greater_than(double min) {
           }};
 }
 
+Check<double> at_least_number(double min) {
+  return {">= " + render(min), [min](const double& v) {
+            return v >= min ? std::string() : "must be >= " + render(min) + ", got " + render(v);
+          }};
+}
+
 Check<std::string> non_empty() {
   return {"non-empty", [](const std::string& v) { return v.empty() ? "must be non-empty" : std::string(); }};
 }

@@ -1,6 +1,7 @@
 #include "zoo/zoo_check.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <map>
 #include <set>
@@ -19,6 +20,13 @@ std::string list_networks(const std::vector<int64_t>& ids, std::size_t shown = 1
   std::string s = (ids.size() == 1 ? "network " : "networks ") + join(parts);
   if (ids.size() > shown) s += " and " + std::to_string(ids.size() - shown) + " more";
   return s;
+}
+
+// Six significant digits: enough to read, short enough to scan.
+std::string short_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
 }
 
 }  // namespace
@@ -113,8 +121,8 @@ std::string to_text(const ZooSummary& s) {
     o << "  " << p.name << ": ";
     if (p.known == 0) o << "unknown for every network\n";
     else
-      o << "min " << format_number(static_cast<float>(p.min)) << ", mean " << format_number(static_cast<float>(p.mean))
-        << ", max " << format_number(static_cast<float>(p.max)) << " (" << p.known << " known)\n";
+      o << "min " << short_number(p.min) << ", mean " << short_number(p.mean) << ", max " << short_number(p.max) << " ("
+        << p.known << " known)\n";
   }
   o << "\nmetadata:" << (s.metadata.empty() ? " none\n" : "\n");
   for (const auto& [name, type] : s.metadata) o << "  " << name << " (" << type << ")\n";
@@ -180,7 +188,7 @@ CheckReport check_zoo(std::shared_ptr<const ZooFile> zoo, int64_t memory_budget_
     }
     if (!missing.empty())
       r.problems.push_back(path + ": /splits/" + name + " names " + list_networks(missing) +
-                           ", which do not exist (the zoo has networks 0.." + std::to_string(n - 1) + ")");
+                           " that do not exist (the zoo has networks 0.." + std::to_string(n - 1) + ")");
     if (!increasing)
       r.problems.push_back(path + ": /splits/" + name + " is not strictly increasing (duplicates or unsorted)");
     if (name == "train" || name == "validation" || name == "test") standard[name] = ids;

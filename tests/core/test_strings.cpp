@@ -14,6 +14,8 @@ TEST_CASE("edit distance and did-you-mean") {
 TEST_CASE("format_number is the shortest exact text") {
   CHECK(sne::format_number(0.001) == "0.001");
   CHECK(sne::format_number(256) == "256");
+  CHECK(sne::format_number(30) == "30");
+  CHECK(sne::format_number(-1e20) == "-1e+20");
   CHECK(std::stod(sne::format_number(1.0 / 3.0)) == 1.0 / 3.0);
   CHECK(sne::format_number(std::nan("")) == "nan");
 }

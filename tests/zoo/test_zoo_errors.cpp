@@ -96,7 +96,7 @@ TEST_CASE("a split naming a missing network is caught by validate and by the rea
   }
   auto z = zoo::ZooFile::open(path);
   const auto report = zoo::check_zoo(z, 1 << 20);
-  CHECK_THAT(join(report.problems), Catch::Contains("/splits/test names network 12, which do not exist"));
+  CHECK_THAT(join(report.problems), Catch::Contains("/splits/test names network 12 that do not exist"));
   zoo::StreamOptions o;
   o.split = "test";
   CHECK_THROWS_WITH(zoo::ZooStream(z, o), Catch::Contains("split 'test' names network 12"));

@@ -1,0 +1,18 @@
+#pragma once
+// SIGINT/SIGTERM ask long commands to stop cleanly: the library polls the flag, saves what is finished and
+// returns; the command then throws Interrupted and main exits with 128 + signal. A second signal kills at once.
+#include <atomic>
+
+namespace sne::app {
+
+/// Installs the handlers (idempotent) and returns the flag they set.
+const std::atomic<bool>* install_stop_handlers();
+/// The signal that set the flag (0 when none).
+int stop_signal();
+
+/// Thrown by a command that stopped early because of a signal, after saving.
+struct Interrupted {
+  int signal;
+};
+
+}  // namespace sne::app
