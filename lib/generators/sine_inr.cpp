@@ -172,18 +172,35 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
   };
   for (int64_t s = 0; s < slots; ++s) fill(s);
 
-  const at::Tensor xb = x.view({1, n_points, 1});
+  // Inputs and hidden activations carry a trailing column of ones, so each layer's bias rides in its matmul
+  // (forward and gradient) instead of costing separate broadcast and reduction passes over [B, P, h].
+  const at::Tensor x1 = at::stack({x, at::ones_like(x)}, 1).unsqueeze(0);  // [1,P,2]
+  at::Tensor h0a, h1a;                                                     // [B,P,h+1]
+  const auto ensure_buffers = [&] {
+    if (h0a.defined() && h0a.size(0) == slots) return;
+    h0a = at::empty({slots, n_points, h + 1}, opts);
+    h1a = at::empty({slots, n_points, h + 1}, opts);
+    h0a.select(2, h).fill_(1);
+    h1a.select(2, h).fill_(1);
+  };
   while (slots > 0) {
     if (stop && stop->load()) return;
+    ensure_buffers();
     SirenViews p(params, h);
     // Forward. w0 is folded into the (small) weights instead of scaling the (large) activations.
-    const at::Tensor w0s = p.w0 * r.w0, b0s = p.b0 * r.w0, w1s = p.w1 * r.w0, b1s = p.b1 * r.w0;
-    at::Tensor a0 = at::addcmul(b0s.unsqueeze(1), xb, w0s.unsqueeze(1));         // [B,P,h]
-    at::Tensor h0 = at::sin(a0);
-    at::Tensor a1 = at::baddbmm(b1s.unsqueeze(1), h0, w1s.transpose(1, 2));        // [B,P,h]
-    at::Tensor h1 = at::sin(a1);
-    at::Tensor out = at::bmm(h1, p.w2.unsqueeze(2)).squeeze(2) + (p.b2.unsqueeze(1) + r.output_offset);
-    at::Tensor resid = out - target;                                               // [B,P]
+    const at::Tensor xb = x1.expand({slots, n_points, 2});
+    const at::Tensor w1s = p.w1 * r.w0;
+    const at::Tensor A0 = at::stack({p.w0, p.b0}, 1).mul_(r.w0);                                // [B,2,h]
+    const at::Tensor A1 = at::cat({w1s.transpose(1, 2), (p.b1 * r.w0).unsqueeze(1)}, 1);     // [B,h+1,h]
+    const at::Tensor A2 = at::cat({p.w2, p.b2.unsqueeze(1) + r.output_offset}, 1).unsqueeze(2);  // [B,h+1,1]
+    at::Tensor a0 = at::bmm(xb, A0);                                                           // [B,P,h]
+    at::Tensor h0 = h0a.narrow(2, 0, h);
+    at::sin_out(h0, a0);
+    at::Tensor a1 = at::bmm(h0a, A1);                                                          // [B,P,h]
+    at::Tensor h1 = h1a.narrow(2, 0, h);
+    at::sin_out(h1, a1);
+    at::Tensor out = at::bmm(h1a, A2).squeeze(2);
+    at::Tensor resid = out - target;                                                           // [B,P]
     const at::Tensor loss = resid.square().mean(1).to(at::kDouble).cpu();
     const double* loss_p = loss.data_ptr<double>();
 
@@ -211,14 +228,17 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
     const at::Tensor g_out = resid * (2.0 / static_cast<double>(n_points));                    // [B,P]
     at::Tensor grad = at::empty_like(params);
     SirenViews g(grad, h);
-    g.w2.copy_(at::bmm(g_out.unsqueeze(1), h1).squeeze(1));
-    g.b2.copy_(g_out.sum(1));
-    at::Tensor g_a1 = a1.cos_().mul_(g_out.unsqueeze(2)).mul_(p.w2.unsqueeze(1));              // [B,P,h]
-    g.w1.copy_(at::bmm(g_a1.transpose(1, 2), h0).mul_(r.w0));
-    g.b1.copy_(g_a1.sum(1).mul_(r.w0));
+    const at::Tensor G2 = at::bmm(g_out.unsqueeze(1), h1a).squeeze(1);                       // [B,h+1]
+    g.w2.copy_(G2.narrow(1, 0, h));
+    g.b2.copy_(G2.select(1, h));
+    at::Tensor g_a1 = at::bmm(g_out.unsqueeze(2), p.w2.unsqueeze(1)).mul_(a1.cos_());         // [B,P,h]
+    const at::Tensor G1 = at::bmm(g_a1.transpose(1, 2), h0a).mul_(r.w0);                      // [B,h,h+1]
+    g.w1.copy_(G1.narrow(2, 0, h));
+    g.b1.copy_(G1.select(2, h));
     at::Tensor g_a0 = at::bmm(g_a1, w1s).mul_(a0.cos_());                                      // [B,P,h]
-    g.w0.copy_(at::bmm(xb.view({1, 1, n_points}).expand({slots, 1, n_points}), g_a0).squeeze(1).mul_(r.w0));
-    g.b0.copy_(g_a0.sum(1).mul_(r.w0));
+    const at::Tensor G0 = at::bmm(g_a0.transpose(1, 2), xb).mul_(r.w0);                       // [B,h,2]
+    g.w0.copy_(G0.select(2, 0));
+    g.b0.copy_(G0.select(2, 1));
 
     // Adam, as torch.optim.Adam with L2 weight decay, with a step count per INR.
     std::vector<float> bc1(static_cast<std::size_t>(slots)), bc2(static_cast<std::size_t>(slots));

@@ -185,11 +185,13 @@ Handle create_group(hid_t loc, const std::string& path, const std::string& where
                       "cannot create group '" + path + "'"));
 }
 
-Handle open_dataset(hid_t loc, const std::string& path, const std::string& where) {
+Handle open_dataset(hid_t loc, const std::string& path, const std::string& where, bool chunk_cache) {
   if (!exists(loc, path)) throw DataError(where + ": missing dataset '" + path + "'");
   Lock lock(library_mutex());
   quiet();
-  return Handle(check(H5Dopen2(loc, path.c_str(), H5P_DEFAULT), where, "cannot open dataset '" + path + "'"));
+  Handle dapl(H5Pcreate(H5P_DATASET_ACCESS));
+  if (!chunk_cache) H5Pset_chunk_cache(dapl.get(), 0, 0, 1.0);
+  return Handle(check(H5Dopen2(loc, path.c_str(), dapl.get()), where, "cannot open dataset '" + path + "'"));
 }
 
 void remove(hid_t loc, const std::string& path, const std::string& where) {

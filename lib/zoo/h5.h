@@ -42,7 +42,9 @@ void flush(const Handle& file);
 bool exists(hid_t loc, const std::string& path);
 Handle open_group(hid_t loc, const std::string& path, const std::string& where);
 Handle create_group(hid_t loc, const std::string& path, const std::string& where);
-Handle open_dataset(hid_t loc, const std::string& path, const std::string& where);
+/// `chunk_cache = false` reads chunks straight into the caller's buffer: right for datasets read in whole
+/// chunks (the params rows), where the cache only adds a copy.
+Handle open_dataset(hid_t loc, const std::string& path, const std::string& where, bool chunk_cache = true);
 /// Removes a link (dataset or group) when it exists.
 void remove(hid_t loc, const std::string& path, const std::string& where);
 /// Names of the links directly inside a group, in name order.

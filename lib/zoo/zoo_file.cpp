@@ -110,7 +110,7 @@ std::shared_ptr<ZooFile> ZooFile::open(const std::string& path) {
       throw DataError(where + ": the spec names the architecture '" + spec.name + "', expected '" + name + "'");
     const auto problems = spec.problems();
     if (!problems.empty()) throw DataError(where + ": invalid spec: " + join(problems, "; "));
-    h5::Handle params = h5::open_dataset(root, gp + "/params", path);
+    h5::Handle params = h5::open_dataset(root, gp + "/params", path, /*chunk_cache=*/false);
     const auto d = h5::dims(params, where + "/params");
     if (d.size() != 2 || static_cast<int64_t>(d[1]) != spec.num_params())
       throw DataError(where + "/params has shape " + shape_text(d) + " but the architecture declares " +

@@ -30,12 +30,14 @@ void NetworkBatch::clear() {
 struct ZooStream::Impl {
   struct Loaded {
     int64_t window = 0;
-    std::vector<float> data;
+    std::unique_ptr<float[]> data;   // a recycled buffer of window_floats; only the window's rows are written
     std::vector<int64_t> remaining;  // selection positions still to deliver; delivered from the back
   };
 
   const ZooStream& s;
   std::vector<int64_t> order;  // window indices in epoch order
+  std::size_t window_floats = 0;                 // the largest window, in floats
+  std::vector<std::unique_ptr<float[]>> spare;   // buffers handed back by the consumer (guarded by m)
   std::mt19937_64 rng;
 
   // Producer side (background thread or synchronous).
@@ -65,13 +67,30 @@ struct ZooStream::Impl {
     if (io.joinable()) io.join();
   }
 
-  Loaded load(int64_t w) const {
+  // Buffers are allocated once and recycled: a fixed set of window buffers keeps the resident memory at the
+  // budget (freshly allocated and freed windows would linger in the allocator's per-thread heaps).
+  std::unique_ptr<float[]> take_buffer() {
+    {
+      std::lock_guard<std::mutex> lock(m);
+      if (!spare.empty()) {
+        auto b = std::move(spare.back());
+        spare.pop_back();
+        return b;
+      }
+    }
+    return std::unique_ptr<float[]>(new float[window_floats]);  // uninitialised: HDF5 overwrites it
+  }
+  void give_back(std::unique_ptr<float[]> b) {
+    std::lock_guard<std::mutex> lock(m);
+    spare.push_back(std::move(b));
+  }
+
+  Loaded load(int64_t w) {
     const Window& win = s.windows_[static_cast<std::size_t>(w)];
-    const int64_t p = s.file_->architectures()[static_cast<std::size_t>(win.arch)].num_params();
     Loaded l;
     l.window = w;
-    l.data.resize(static_cast<std::size_t>((win.row_end - win.row_begin) * p));
-    s.file_->read_rows(win.arch, win.row_begin, win.row_end - win.row_begin, l.data.data());
+    l.data = take_buffer();
+    s.file_->read_rows(win.arch, win.row_begin, win.row_end - win.row_begin, l.data.get());
     return l;
   }
 
@@ -102,8 +121,15 @@ struct ZooStream::Impl {
   void start(int64_t epoch) {
     halt();
     stop = false;
+    for (auto& l : queue) spare.push_back(std::move(l.data));
+    for (auto& l : pool) spare.push_back(std::move(l.data));
     queue.clear();
     pool.clear();
+    if (window_floats == 0)
+      for (const auto& w : s.windows_) {
+        const int64_t p = s.file_->architectures()[static_cast<std::size_t>(w.arch)].num_params();
+        window_floats = std::max(window_floats, static_cast<std::size_t>((w.row_end - w.row_begin) * p));
+      }
     error = nullptr;
     next_load = windows_received = flush_cursor = 0;
     const std::size_t groups = s.options_.group_by_architecture ? s.file_->architectures().size() : 1;
@@ -144,7 +170,7 @@ struct ZooStream::Impl {
     const int64_t index = s.selection_[up];
     const int64_t row = s.file_->network_row()[static_cast<std::size_t>(index)];
     const int64_t p = s.file_->architectures()[static_cast<std::size_t>(win.arch)].num_params();
-    const float* src = l.data.data() + (row - win.row_begin) * p;
+    const float* src = l.data.get() + (row - win.row_begin) * p;
     b.index.push_back(index);
     b.arch.push_back(win.arch);
     b.params.insert(b.params.end(), src, src + p);
@@ -176,7 +202,10 @@ struct ZooStream::Impl {
       const int arch = s.windows_[static_cast<std::size_t>(l.window)].arch;
       NetworkBatch& b = partial[s.options_.group_by_architecture ? static_cast<std::size_t>(arch) : 0];
       add(b, l, pos);
-      if (l.remaining.empty()) pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(slot));
+      if (l.remaining.empty()) {
+        give_back(std::move(l.data));
+        pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(slot));
+      }
       if (b.size() == s.options_.batch_size) {
         std::swap(out, b);
         b.clear();

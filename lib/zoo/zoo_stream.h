@@ -20,7 +20,9 @@ struct StreamOptions {
   uint64_t seed = 0;                       ///< shuffling seed; epoch e uses a stream derived from (seed, e)
   bool group_by_architecture = false;      ///< true: a batch never mixes architectures
   bool drop_last = false;                  ///< drop a final batch smaller than batch_size
-  int64_t memory_budget_bytes = int64_t{256} << 20;  ///< bound on buffered weights (pool + prefetch queue)
+  /// Bound on the buffered weight windows (shuffle pool + prefetch queue). The two batches in flight (the one
+  /// being filled and the caller's) come on top: 2 * batch_size * params * 4 bytes.
+  int64_t memory_budget_bytes = int64_t{256} << 20;
   bool prefetch = true;                    ///< read on a background thread
   int64_t shard_index = 0;                 ///< this reader's contiguous share of the selection ...
   int64_t num_shards = 1;                  ///< ... out of num_shards (for array jobs and data parallelism)
