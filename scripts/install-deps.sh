@@ -8,6 +8,7 @@ packages=(
   libtorch-dev libcli11-dev libyaml-cpp-dev libhdf5-dev libspdlog-dev catch2
   libopenblas0-openmp          # LibTorch uses libblas.so.3; the reference BLAS is ~30x slower
   python3 python3-numpy python3-h5py   # data-scripts/ and the Python tests
+  python3-torch                        # data-scripts/import_dwsnets.py reads PyTorch checkpoints
 )
 
 missing=()

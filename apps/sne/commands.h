@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 namespace sne::app {
+void add_run_command(CLI::App& app);
 void add_config_commands(CLI::App& app);
 void add_zoo_commands(CLI::App& app);
 /// `zoo generate ...`, under the `zoo` subcommand.

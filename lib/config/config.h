@@ -27,6 +27,7 @@ struct ReaderSettings {
 
 struct ZooSettings {
   std::string path;         ///< the zoo file (HDF5, docs/zoo-format.md)
+  std::string generator;    ///< "none" | "sine": what `sne run` does when the file is missing or incomplete
   ReaderSettings reader;
 };
 

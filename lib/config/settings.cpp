@@ -20,6 +20,8 @@ const std::vector<Setting>& table() {
     // zoo: the model zoo and how it is read.
     string("zoo.path", [](Config& c) -> std::string& { return c.zoo.path; },
            "zoos/sine_demo.h5", non_empty(), "model-zoo file (HDF5, docs/zoo-format.md)"),
+    choice("zoo.generator", [](Config& c) -> std::string& { return c.zoo.generator; },
+           "none", {"none", "sine"}, "sne run: build (or complete) zoo.path with this generator; none = must exist"),
     integer("zoo.reader.batch_size", [](Config& c) -> int64_t& { return c.zoo.reader.batch_size; },
             64, at_least(1), "networks per batch"),
     number("zoo.reader.memory_budget_mb", [](Config& c) -> double& { return c.zoo.reader.memory_budget_mb; },
@@ -59,7 +61,7 @@ const std::vector<Setting>& table() {
     number("generate.sine.target_loss", [](Config& c) -> double& { return c.generate.sine.target_loss; },
            1e-4, at_least_number(0.0), "stop an INR as soon as its MSE is <= this"),
     integer("generate.sine.batch", [](Config& c) -> int64_t& { return c.generate.sine.batch; },
-            256, at_least(1), "INRs trained at once (one batched computation)"),
+            64, at_least(1), "INRs trained at once (on a CPU in groups of 8, one per thread)"),
   };
   // clang-format on
   return t;

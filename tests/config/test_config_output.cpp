@@ -110,10 +110,11 @@ TEST_CASE("to_yaml round-trips through resolve", "[config]") {
   }
 }
 
-TEST_CASE("the embedded default config is configs/default.yaml and resolves to defaults()", "[config]") {
+TEST_CASE("the embedded default config is configs/default.yaml and resolves cleanly", "[config]") {
   const std::string& text = sne::config::embedded_default_yaml();
   REQUIRE_FALSE(text.empty());
-  CHECK(resolve({{"<embedded default>", text}}, {}) == sne::config::defaults());
+  const Config c = resolve({{"<embedded default>", text}}, {});
+  CHECK(c.zoo.generator == "sine");  // the demo builds its own zoo
   for (const auto& key : kKeys) {  // the file users copy shows every setting
     const std::string leaf = key.substr(key.rfind('.') + 1);
     CHECK(text.find(leaf + ":") != std::string::npos);

@@ -1,6 +1,5 @@
 #pragma once
 // Test data builders: small architectures with their symmetry specs, and zoos with known weights.
-#include <hdf5.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -86,12 +85,5 @@ inline void write_zoo(const std::string& path, int64_t n, bool mixed = true, int
   w->set_split("test", test);
   w->close();
 }
-
-/// Opens a file with raw HDF5 to damage it in a test.
-struct RawFile {
-  hid_t id;
-  explicit RawFile(const std::string& path) { id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT); }
-  ~RawFile() { H5Fclose(id); }
-};
 
 }  // namespace sne::test

@@ -14,6 +14,16 @@
 using namespace sne;
 namespace h5 = sne::zoo::h5;
 
+namespace sne::test {
+/// Opens a file with raw HDF5 to damage it in a test.
+struct RawFile {
+  hid_t id;
+  explicit RawFile(const std::string& path) { id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT); }
+  ~RawFile() { H5Fclose(id); }
+};
+
+}  // namespace sne::test
+
 namespace {
 std::string open_error(const std::string& path) {
   try {

@@ -1,0 +1,72 @@
+// sne run [CONFIG...]: a config's pipeline. Today: build or complete the zoo with its generator, check it,
+// summarise it.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "generators/sine_zoo.h"
+#include "progress.h"
+#include "signals.h"
+#include "zoo/zoo_check.h"
+#include "zoo/zoo_file.h"
+
+namespace sne::app {
+namespace {
+
+void prepare_zoo(const config::Config& cfg, const Context& ctx) {
+  if (cfg.zoo.generator == "none") {
+    if (!std::filesystem::exists(cfg.zoo.path))
+      throw DataError(cfg.zoo.path + ": no such file (zoo.path; set zoo.generator to build it)");
+    return;
+  }
+  const auto& r = cfg.generate.sine;
+  const auto* stop = install_stop_handlers();
+  Progress progress("sine zoo", r.count, "INRs");
+  const auto report = generators::generate_sine_zoo(
+      r, cfg.run.seed, cfg.zoo.path, ctx, stop,
+      [&](int64_t done, int64_t, int64_t active) { progress.update(done, std::to_string(active) + " training"); });
+  if (report.trained > 0) progress.finish();
+  if (report.interrupted) {
+    std::fprintf(stderr, "sne: interrupted: %lld of %lld INRs are saved in %s; run the same command to continue\n",
+                 static_cast<long long>(report.already_present + report.trained), static_cast<long long>(r.count),
+                 cfg.zoo.path.c_str());
+    throw Interrupted{stop_signal()};
+  }
+  if (report.trained == 0) spdlog::info("{}: complete, reusing it", cfg.zoo.path);
+  else spdlog::info("{}: trained {} INRs in {:.0f} s", cfg.zoo.path, report.trained, report.seconds);
+}
+
+void run(const CommonOptions& o) {
+  const config::Config cfg = resolve_config(o, /*use_embedded_default=*/true);
+  const Context ctx = start(cfg);
+  spdlog::info("sne run: {} ({})", o.config_files.empty() ? "embedded default config" : o.config_files.back(),
+               describe_runtime(ctx));
+  prepare_zoo(cfg, ctx);
+  auto zoo = zoo::ZooFile::open(cfg.zoo.path);
+  const auto report = zoo::check_zoo(zoo, static_cast<int64_t>(cfg.zoo.reader.memory_budget_mb * (1 << 20)));
+  if (!report.ok()) {
+    for (const auto& p : report.problems) std::fprintf(stderr, "sne: invalid: %s\n", p.c_str());
+    throw DataError(cfg.zoo.path + ": " + std::to_string(report.problems.size()) + " problem(s) found");
+  }
+  std::fputs(zoo::to_text(zoo::summarize(*zoo)).c_str(), stdout);
+  std::printf("\n%s: valid (%lld networks scanned, weights all finite)\n", cfg.zoo.path.c_str(),
+              static_cast<long long>(report.networks_scanned));
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto o = std::make_shared<CommonOptions>();
+  auto* cmd = app.add_subcommand(
+      "run", "run a config's pipeline (with no CONFIG, the embedded default, configs/default.yaml): build or "
+             "complete its zoo with zoo.generator, validate it and print its summary");
+  add_common_options(*cmd, *o, true);
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace sne::app

@@ -1,0 +1,184 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <fstream>
+#include <numeric>
+
+#include "core/error.h"
+#include "generators/sine_zoo.h"
+#include "zoo/fixtures.h"
+#include "zoo/zoo_check.h"
+#include "zoo/zoo_file.h"
+
+using namespace sne;
+using generators::SineRecipe;
+
+namespace {
+
+SineRecipe small_recipe(int64_t count) {
+  SineRecipe r = config::defaults().generate.sine;
+  r.count = count;
+  r.batch = 4;
+  return r;
+}
+
+Context cpu() { return make_context("cpu", 0, 0); }
+
+// MSE of the stored weights against amplitude*sin(frequency*x), by plain loops.
+double fit_error(const SineRecipe& r, const float* params, double frequency) {
+  double sum = 0;
+  for (int64_t k = 0; k < r.points; ++k) {
+    const double x = -M_PI + static_cast<double>(k) * 2.0 * M_PI / static_cast<double>(r.points);
+    const double d = generators::siren_forward(r, params, x) - r.amplitude * std::sin(frequency * x);
+    sum += d * d;
+  }
+  return sum / static_cast<double>(r.points);
+}
+
+std::map<int64_t, std::vector<float>> by_inr(const std::string& path) {
+  auto z = zoo::ZooFile::open(path);
+  const auto inr = z->metadata("inr").numbers;
+  std::map<int64_t, std::vector<float>> out;
+  for (int64_t i = 0; i < z->num_networks(); ++i)
+    out[static_cast<int64_t>(inr[static_cast<std::size_t>(i)])] = z->network_params(i);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the initial draw follows the recipe") {
+  const SineRecipe r = small_recipe(1);
+  const auto init = generators::sine_init(r, generators::sine_inr_seed(0, 7));
+  CHECK(init.frequency >= r.freq_min);
+  CHECK(init.frequency < r.freq_max);
+  REQUIRE(init.params.size() == 1153);
+  const auto spec = generators::siren_architecture(r);
+  CHECK(spec.num_params() == 1153);
+  const auto max_abs = [&](const std::string& tensor) {
+    const auto* t = spec.find_tensor(tensor);
+    float m = 0;
+    for (int64_t k = 0; k < t->numel(); ++k) m = std::max(m, std::fabs(init.params[static_cast<std::size_t>(t->offset + k)]));
+    return m;
+  };
+  CHECK(max_abs("l0.bias") == 0.0f);
+  CHECK(max_abs("l1.bias") == 0.0f);
+  CHECK(max_abs("l0.weight") <= std::sqrt(6.0) / 30 + 1e-7);
+  CHECK(max_abs("l0.weight") > 0.5 * std::sqrt(6.0) / 30);
+  CHECK(max_abs("l1.weight") <= std::sqrt(6.0 / 32) / 30 + 1e-7);
+  CHECK(max_abs("l2.weight") <= 1 / std::sqrt(32.0) + 1e-7);
+  // The same seed draws the same INR; another seed another one.
+  CHECK(generators::sine_init(r, generators::sine_inr_seed(0, 7)).params == init.params);
+  CHECK(generators::sine_init(r, generators::sine_inr_seed(0, 8)).frequency != init.frequency);
+}
+
+TEST_CASE("an INR trained in a batch matches the same INR trained alone") {
+  SineRecipe r = small_recipe(5);
+  r.max_steps = 60;
+  r.target_loss = -1;  // no early stop: every INR runs all steps
+  r.batch = 5;
+  std::map<int64_t, generators::SineResult> batched, alone;
+  generators::train_sines(r, 3, {0, 1, 2, 3, 4}, cpu(), [&](generators::SineResult&& x) { batched[x.inr] = x; });
+  r.batch = 1;
+  for (int64_t i : {1, 4})
+    generators::train_sines(r, 3, {i}, cpu(), [&](generators::SineResult&& x) { alone[x.inr] = x; });
+  REQUIRE(batched.size() == 5);
+  for (int64_t i : {1, 4}) {
+    CHECK(batched[i].steps == 60);
+    CHECK(alone[i].steps == 60);
+    CHECK(batched[i].final_loss == Approx(alone[i].final_loss).epsilon(1e-3));
+    float diff = 0;
+    for (std::size_t k = 0; k < 1153; ++k) diff = std::max(diff, std::fabs(batched[i].params[k] - alone[i].params[k]));
+    CHECK(diff < 1e-4f);
+    CHECK(batched[i].params != generators::sine_init(r, generators::sine_inr_seed(3, i)).params);  // it trained
+  }
+}
+
+TEST_CASE("generated INRs really fit their sine (independent forward pass)") {
+  test::TempDir dir;
+  const std::string path = dir.file("sine.h5");
+  SineRecipe r = small_recipe(6);
+  const auto report = generators::generate_sine_zoo(r, 1, path, cpu());
+  CHECK(report.trained == 6);
+  CHECK(report.splits_written);
+  auto z = zoo::ZooFile::open(path);
+  CHECK(zoo::check_zoo(z, 1 << 20).ok());
+  const auto freq = z->property("frequency");
+  const auto loss = z->property("final_loss");
+  const auto steps = z->property("steps");
+  for (int64_t i = 0; i < 6; ++i) {
+    const auto u = static_cast<std::size_t>(i);
+    const auto p = z->network_params(i);
+    const double err = fit_error(r, p.data(), freq[u]);
+    CHECK(err == Approx(loss[u]).epsilon(0.02).margin(2e-6));  // float32 training vs double evaluation
+    CHECK(err < 2 * r.target_loss);
+    CHECK(steps[u] < r.max_steps);
+    // A wrong frequency fits far worse: the weights encode this sine, not just any function.
+    CHECK(fit_error(r, p.data(), freq[u] * 1.2) > 100 * err);
+  }
+  CHECK(z->split("test").size() + z->split("validation").size() + z->split("train").size() == 6);
+  CHECK(z->provenance().at("recipe").at("w0").as_number() == 30);
+}
+
+TEST_CASE("an interrupted generation resumes to the same zoo") {
+  test::TempDir dir;
+  SineRecipe r = small_recipe(8);
+  r.max_steps = 40;
+  r.batch = 3;
+  const std::string whole = dir.file("whole.h5"), parts = dir.file("parts.h5");
+  generators::generate_sine_zoo(r, 5, whole, cpu());
+
+  std::atomic<bool> stop{false};
+  const auto first = generators::generate_sine_zoo(r, 5, parts, cpu(), &stop, [&](int64_t done, int64_t, int64_t) {
+    if (done >= 3) stop = true;
+  });
+  CHECK(first.interrupted);
+  CHECK_FALSE(first.splits_written);
+  CHECK(first.trained >= 3);
+  CHECK(first.trained < 8);
+  {
+    auto partial = zoo::ZooFile::open(parts);  // valid and readable as it is
+    CHECK(partial->num_networks() == first.trained);
+    CHECK(zoo::check_zoo(partial, 1 << 20).ok());
+  }
+  const auto second = generators::generate_sine_zoo(r, 5, parts, cpu());
+  CHECK(second.already_present == first.trained);
+  CHECK(second.trained == 8 - first.trained);
+  CHECK(second.splits_written);
+  const auto a = by_inr(whole), b = by_inr(parts);
+  REQUIRE(a.size() == 8);
+  REQUIRE(b.size() == 8);
+  for (const auto& [inr, params] : a) {
+    float diff = 0;
+    for (std::size_t k = 0; k < params.size(); ++k) diff = std::max(diff, std::fabs(params[k] - b.at(inr)[k]));
+    CHECK(diff < 1e-4f);
+  }
+  // Running it again finds nothing to do.
+  CHECK(generators::generate_sine_zoo(r, 5, parts, cpu()).trained == 0);
+}
+
+TEST_CASE("bad generation requests are refused clearly") {
+  test::TempDir dir;
+  SineRecipe r = small_recipe(2);
+  r.max_steps = 2;
+  SECTION("frequency range") {
+    r.freq_min = 5;
+    r.freq_max = 5;
+    CHECK_THROWS_AS(generators::generate_sine_zoo(r, 0, dir.file("a.h5"), cpu()), ConfigError);
+  }
+  SECTION("an existing zoo of another recipe") {
+    generators::generate_sine_zoo(r, 0, dir.file("a.h5"), cpu());
+    CHECK_THROWS_WITH(generators::generate_sine_zoo(r, 1, dir.file("a.h5"), cpu()),
+                      Catch::Contains("holds a different zoo") && Catch::Contains("seed 0 vs 1"));
+  }
+  SECTION("an existing file that is not a zoo") {
+    std::ofstream(dir.file("notes.txt")) << "my notes\n";
+    CHECK_THROWS_WITH(generators::generate_sine_zoo(r, 0, dir.file("notes.txt"), cpu()),
+                      Catch::Contains("not a readable zoo; refusing to overwrite"));
+  }
+  SECTION("an unwritable place") {
+    CHECK_THROWS_AS(generators::generate_sine_zoo(r, 0, "/proc/sne_cannot_write_here/z.h5", cpu()), IoError);
+  }
+}
