@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 namespace sne::app {
@@ -29,6 +30,8 @@ config::Config resolve_config(const CommonOptions& o, bool use_embedded_default)
 }
 
 Context start(const config::Config& c) {
+  // Logs and progress go to stderr; stdout carries only results (JSON, tables) for pipes and scripts.
+  if (!spdlog::get("sne")) spdlog::set_default_logger(spdlog::stderr_color_mt("sne"));
   spdlog::set_level(spdlog::level::from_str(c.run.log_level));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$: %v");
   Context ctx = make_context(c.run.device, c.run.threads, c.run.seed);

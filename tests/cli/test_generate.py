@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `sne zoo generate sine` and `sne run`: bad requests, interrupt and resume.
+
+Environment (ctest sets both): SNE_BINARY, SNE_SOURCE_DIR. Run by hand:
+    SNE_BINARY=build/apps/sne SNE_SOURCE_DIR=. /usr/bin/python3 tests/cli/test_generate.py -v
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("SNE_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "data-scripts"))
+import sne_zoo  # noqa: E402
+
+SNE = os.environ.get("SNE_BINARY", "")
+FAST = ["--max-steps", "300", "--target-loss", "0", "--batch", "4", "--threads", "2"]  # every INR runs 300 steps
+
+
+def sne(*args, **kw):
+    return subprocess.run([SNE, *args], capture_output=True, text=True, timeout=300, **kw)
+
+
+@unittest.skipUnless(SNE, "SNE_BINARY is not set")
+class GenerateTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def assertFails(self, result, code, *fragments):
+        self.assertEqual(result.returncode, code, result.stderr)
+        # Info lines may come first; the error is one line of its own.
+        self.assertTrue(any(l.startswith("sne: error:") for l in result.stderr.splitlines()), result.stderr)
+        for f in fragments:
+            self.assertIn(f, result.stderr)
+        self.assertEqual(result.stdout, "")
+
+    def test_bad_values(self):
+        out = os.path.join(self.dir, "z.h5")
+        self.assertFails(sne("zoo", "generate", "sine", "-o", out, "--count", "0"), 2, "generate.sine.count",
+                         ">= 1")
+        self.assertFails(sne("zoo", "generate", "sine", "-o", out, "--count", "3", "--freq-min", "5",
+                             "--freq-max", "2"), 2, "freq_min (5) must be below generate.sine.freq_max (2)")
+        self.assertFails(sne("zoo", "generate", "sine", "-o", "/proc/sne-no-such-dir/z.h5", "--count", "2"), 5,
+                         "/proc/sne-no-such-dir")
+        self.assertFalse(os.path.exists(out))
+
+    def test_existing_output_of_another_recipe_is_kept(self):
+        out = os.path.join(self.dir, "z.h5")
+        first = sne("zoo", "generate", "sine", "-o", out, "--count", "4", *FAST)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertIn("4 INRs", first.stdout)
+        before = os.path.getmtime(out)
+        other = sne("zoo", "generate", "sine", "-o", out, "--count", "4", "--seed", "1", *FAST)
+        self.assertFails(other, 5, out, "holds a different zoo", "seed 0 vs 1")
+        self.assertEqual(os.path.getmtime(out), before)
+        notes = os.path.join(self.dir, "notes.txt")
+        with open(notes, "w") as f:
+            f.write("not a zoo\n")
+        self.assertFails(sne("zoo", "generate", "sine", "-o", notes, "--count", "2", *FAST), 5,
+                         "refusing to overwrite")
+        with open(notes) as f:
+            self.assertEqual(f.read(), "not a zoo\n")
+
+    def test_interrupt_keeps_finished_inrs_and_rerun_continues(self):
+        out = os.path.join(self.dir, "z.h5")
+        cmd = [SNE, "zoo", "generate", "sine", "-o", out, "--count", "40", *FAST]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(2.5)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            self.skipTest("the machine finished 40 INRs before the interrupt; nothing to resume")
+        self.assertEqual(proc.returncode, 128 + signal.SIGINT, stderr)
+        self.assertIn("run the same command to continue", stderr)
+        saved = int(stderr.split("interrupted: ")[1].split(" of ")[0])
+        self.assertLess(saved, 40)
+        if saved > 0:
+            self.assertEqual(sne("zoo", "validate", out).returncode, 0)
+            self.assertEqual(sne_zoo.ZooReader(out).num_networks, saved)
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        if saved > 0:
+            self.assertIn(f"resumed: {saved} INRs were already", again.stderr)
+        z = sne_zoo.ZooReader(out)
+        self.assertEqual(z.num_networks, 40)
+        self.assertEqual(sorted(int(i) for i in z.metadata["inr"]), list(range(40)))
+        self.assertEqual(sum(len(s) for s in z.splits.values()), 40)
+        self.assertTrue(np.all(z.properties["steps"] == 300))
+
+    def test_run_with_a_config_builds_validates_and_reuses_the_zoo(self):
+        out = os.path.join(self.dir, "demo.h5")
+        cfg = os.path.join(self.dir, "demo.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"zoo:\n  path: {out}\n  generator: sine\ngenerate:\n  sine:\n    count: 6\n"
+                    f"    max_steps: 50\n    batch: 6\n")
+        first = sne("run", cfg)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertIn("6 networks", first.stdout)
+        self.assertIn("valid", first.stdout)
+        self.assertIn("frequency", first.stdout)
+        second = sne("run", cfg)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertIn("complete, reusing it", second.stderr)
+        missing = os.path.join(self.dir, "missing.yaml")
+        with open(missing, "w") as f:
+            f.write(f"zoo:\n  path: {self.dir}/nothing.h5\n")
+        self.assertFails(sne("run", missing), 3, "nothing.h5: no such file")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
