@@ -61,10 +61,7 @@ void generate_sine(GenerateArgs& a) {
                  mean_steps);
   }
   if (report.interrupted) {
-    std::fprintf(stderr, "sne: interrupted: %lld of %lld INRs are saved in %s; run the same command to continue\n",
-                 static_cast<long long>(report.already_present + report.trained), static_cast<long long>(r.count),
-                 cfg.zoo.path.c_str());
-    throw Interrupted{stop_signal()};
+    stop_generation(report.already_present + report.trained, r.count, cfg.zoo.path);
   }
   std::printf("%s: %lld INRs (splits: %lld test, %lld validation, %lld train)\n", cfg.zoo.path.c_str(),
               static_cast<long long>(r.count), static_cast<long long>(report.test_count),

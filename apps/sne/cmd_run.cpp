@@ -32,10 +32,7 @@ void prepare_zoo(const config::Config& cfg, const Context& ctx) {
       [&](int64_t done, int64_t, int64_t active) { progress.update(done, std::to_string(active) + " training"); });
   if (report.trained > 0) progress.finish();
   if (report.interrupted) {
-    std::fprintf(stderr, "sne: interrupted: %lld of %lld INRs are saved in %s; run the same command to continue\n",
-                 static_cast<long long>(report.already_present + report.trained), static_cast<long long>(r.count),
-                 cfg.zoo.path.c_str());
-    throw Interrupted{stop_signal()};
+    stop_generation(report.already_present + report.trained, r.count, cfg.zoo.path);
   }
   if (report.trained == 0) spdlog::info("{}: complete, reusing it", cfg.zoo.path);
   else spdlog::info("{}: trained {} INRs in {:.0f} s", cfg.zoo.path, report.trained, report.seconds);

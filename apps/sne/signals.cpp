@@ -1,6 +1,7 @@
 #include "signals.h"
 
 #include <csignal>
+#include <cstdio>
 
 namespace sne::app {
 namespace {
@@ -25,5 +26,11 @@ const std::atomic<bool>* install_stop_handlers() {
 }
 
 int stop_signal() { return g_signal.load(); }
+
+void stop_generation(long long saved, long long total, const std::string& path) {
+  std::fprintf(stderr, "sne: interrupted: %lld of %lld INRs are saved in %s; run the same command to continue\n",
+               saved, total, path.c_str());
+  throw Interrupted{stop_signal()};
+}
 
 }  // namespace sne::app

@@ -2,6 +2,7 @@
 // SIGINT/SIGTERM ask long commands to stop cleanly: the library polls the flag, saves what is finished and
 // returns; the command then throws Interrupted and main exits with 128 + signal. A second signal kills at once.
 #include <atomic>
+#include <string>
 
 namespace sne::app {
 
@@ -14,5 +15,8 @@ int stop_signal();
 struct Interrupted {
   int signal;
 };
+
+/// Says what an interrupted zoo generation saved and how to continue, then throws Interrupted.
+[[noreturn]] void stop_generation(long long saved, long long total, const std::string& path);
 
 }  // namespace sne::app

@@ -48,6 +48,21 @@ T check(T id, const std::string& where, const std::string& what) {
 
 Handle space_1d(hsize_t n) { return Handle(H5Screate_simple(1, &n, nullptr)); }
 
+// The dataset's file space with entries [begin, begin + count) of a 1-D dataset selected.
+Handle select_entries(const Handle& dataset, hsize_t begin, hsize_t count) {
+  Handle space(H5Dget_space(dataset.get()));
+  H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, &begin, nullptr, &count, nullptr);
+  return space;
+}
+
+// The dataset's file space with rows [row0, row0 + nrows) of a row matrix selected.
+Handle select_rows(const Handle& dataset, hsize_t row0, hsize_t nrows, hsize_t cols) {
+  Handle space(H5Dget_space(dataset.get()));
+  const hsize_t start[2] = {row0, 0}, count[2] = {nrows, cols};
+  H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr);
+  return space;
+}
+
 Handle string_type() {
   Handle t(H5Tcopy(H5T_C_S1));
   H5Tset_size(t.get(), H5T_VARIABLE);
@@ -365,8 +380,7 @@ std::vector<T> read_vector(const Handle& dataset, hsize_t begin, hsize_t count, 
   if (count == 0) return out;
   Lock lock(library_mutex());
   quiet();
-  Handle file_space(H5Dget_space(dataset.get()));
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &begin, nullptr, &count, nullptr);
+  Handle file_space = select_entries(dataset, begin, count);
   Handle mem = space_1d(count);
   check(H5Dread(dataset.get(), native_type<T>(), mem.get(), file_space.get(), H5P_DEFAULT, out.data()), where,
         "cannot read entries " + std::to_string(begin) + ".." + std::to_string(begin + count));
@@ -382,8 +396,7 @@ std::vector<std::string> read_strings(const Handle& dataset, hsize_t begin, hsiz
   if (count == 0) return out;
   Lock lock(library_mutex());
   quiet();
-  Handle file_space(H5Dget_space(dataset.get()));
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &begin, nullptr, &count, nullptr);
+  Handle file_space = select_entries(dataset, begin, count);
   Handle mem = space_1d(count);
   Handle type = string_type();
   std::vector<char*> raw(count, nullptr);
@@ -407,8 +420,7 @@ void write_1d(const Handle& dataset, hid_t mem_type, hsize_t begin, hsize_t coun
               const std::string& where) {
   Lock lock(library_mutex());
   quiet();
-  Handle file_space(H5Dget_space(dataset.get()));
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &begin, nullptr, &count, nullptr);
+  Handle file_space = select_entries(dataset, begin, count);
   Handle mem = space_1d(count);
   if (H5Dwrite(dataset.get(), mem_type, mem.get(), file_space.get(), H5P_DEFAULT, data) < 0)
     throw IoError(where + ": cannot write (" + reason() + ")");
@@ -449,9 +461,8 @@ void read_rows(const Handle& dataset, hsize_t row0, hsize_t nrows, hsize_t cols,
   if (nrows == 0) return;
   Lock lock(library_mutex());
   quiet();
-  Handle file_space(H5Dget_space(dataset.get()));
-  const hsize_t start[2] = {row0, 0}, count[2] = {nrows, cols};
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr);
+  Handle file_space = select_rows(dataset, row0, nrows, cols);
+  const hsize_t count[2] = {nrows, cols};
   Handle mem(H5Screate_simple(2, count, nullptr));
   check(H5Dread(dataset.get(), H5T_NATIVE_FLOAT, mem.get(), file_space.get(), H5P_DEFAULT, out), where,
         "cannot read rows " + std::to_string(row0) + ".." + std::to_string(row0 + nrows));
@@ -463,9 +474,8 @@ void append_rows(const Handle& dataset, const float* data, hsize_t nrows, hsize_
   resize(dataset, n + nrows, where);
   Lock lock(library_mutex());
   quiet();
-  Handle file_space(H5Dget_space(dataset.get()));
-  const hsize_t start[2] = {n, 0}, count[2] = {nrows, cols};
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr);
+  Handle file_space = select_rows(dataset, n, nrows, cols);
+  const hsize_t count[2] = {nrows, cols};
   Handle mem(H5Screate_simple(2, count, nullptr));
   if (H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, mem.get(), file_space.get(), H5P_DEFAULT, data) < 0)
     throw IoError(where + ": cannot write rows (" + reason() + ")");
