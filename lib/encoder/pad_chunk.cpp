@@ -1,0 +1,45 @@
+#include "encoder/pad_chunk.h"
+
+#include <stdexcept>
+
+namespace sne::encoder {
+
+Chunks pad_chunk(const std::vector<at::Tensor>& flat_tensors, int64_t c) {
+  if (c < 1) throw std::invalid_argument("chunk size must be >= 1, got " + std::to_string(c));
+  Chunks out;
+  out.first_chunk.push_back(0);
+  for (const auto& t : flat_tensors) {
+    const int64_t n = t.numel();
+    out.numel.push_back(n);
+    out.first_chunk.push_back(out.first_chunk.back() + (n + c - 1) / c);
+  }
+  const int64_t total = out.first_chunk.back();
+  const auto opts = flat_tensors.empty() ? at::TensorOptions() : flat_tensors.front().options();
+  // One padded buffer: copy every tensor to its chunk offset, then view as [total, c].
+  at::Tensor flat = at::zeros({total * c}, opts.dtype(at::kFloat));
+  at::Tensor real = at::zeros({total * c}, opts.dtype(at::kBool));
+  std::vector<int64_t> owner(static_cast<std::size_t>(total));
+  for (std::size_t t = 0; t < flat_tensors.size(); ++t) {
+    const int64_t begin = out.first_chunk[t] * c, n = out.numel[t];
+    if (n == 0) continue;
+    flat.narrow(0, begin, n).copy_(flat_tensors[t].reshape({-1}));
+    real.narrow(0, begin, n).fill_(true);
+    for (int64_t k = out.first_chunk[t]; k < out.first_chunk[t + 1]; ++k)
+      owner[static_cast<std::size_t>(k)] = static_cast<int64_t>(t);
+  }
+  out.values = flat.view({total, c});
+  out.mask = real.view({total, c});
+  out.owner = at::tensor(owner, at::kLong).to(opts.device());
+  return out;
+}
+
+std::vector<at::Tensor> unpad(const Chunks& chunks) {
+  std::vector<at::Tensor> out;
+  const int64_t c = chunks.values.size(1);
+  const at::Tensor flat = chunks.values.reshape({-1});
+  for (std::size_t t = 0; t < chunks.numel.size(); ++t)
+    out.push_back(flat.narrow(0, chunks.first_chunk[t] * c, chunks.numel[t]).clone());
+  return out;
+}
+
+}  // namespace sne::encoder

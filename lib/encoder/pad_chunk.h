@@ -1,0 +1,28 @@
+#pragma once
+// Pad-chunk (SNE section 3): each parameter tensor, flattened in PyTorch (neuron-major) order, is zero-padded
+// to a multiple of the chunk size c and cut into chunks of c elements, with a mask marking real elements.
+// Many tensors are packed into one [total_chunks, c] block so that a batch of networks of any architectures
+// is encoded by a few large operations.
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace sne::encoder {
+
+/// Chunks of many tensors, packed.
+struct Chunks {
+  at::Tensor values;  ///< [total_chunks, c] float32, zeros where padded
+  at::Tensor mask;    ///< [total_chunks, c] bool, true for real elements
+  at::Tensor owner;   ///< [total_chunks] int64, index of the tensor each chunk belongs to
+  std::vector<int64_t> first_chunk;  ///< [tensors + 1]: tensor t owns chunks [first_chunk[t], first_chunk[t+1])
+  std::vector<int64_t> numel;        ///< [tensors]: elements of each tensor
+};
+
+/// Chunks of c elements for each flat tensor; an empty tensor gets no chunk. Throws std::invalid_argument for c < 1.
+Chunks pad_chunk(const std::vector<at::Tensor>& flat_tensors, int64_t c);
+
+/// The flat tensors back from their chunks (the inverse of pad_chunk).
+std::vector<at::Tensor> unpad(const Chunks& chunks);
+
+}  // namespace sne::encoder

@@ -1,0 +1,89 @@
+#include "encoder/set_blocks.h"
+
+#include <torch/nn/functional/activation.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace sne::encoder {
+namespace F = torch::nn::functional;
+
+AttentionImpl::AttentionImpl(int64_t dim, int64_t heads) : heads_(heads) {
+  if (heads < 1 || dim % heads != 0)
+    throw std::invalid_argument("attention: dim " + std::to_string(dim) + " is not a multiple of heads " +
+                                std::to_string(heads));
+  wq_ = register_module("wq", torch::nn::Linear(dim, dim));
+  wk_ = register_module("wk", torch::nn::Linear(dim, dim));
+  wv_ = register_module("wv", torch::nn::Linear(dim, dim));
+  wo_ = register_module("wo", torch::nn::Linear(dim, dim));
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& kv, const torch::Tensor& key_mask) {
+  const int64_t b = q.size(0), lq = q.size(1), lk = kv.size(1), d = q.size(2), hd = d / heads_;
+  const auto split = [&](const torch::Tensor& t, int64_t l) { return t.view({b, l, heads_, hd}).transpose(1, 2); };
+  const torch::Tensor Q = split(wq_->forward(q), lq), K = split(wk_->forward(kv), lk), V = split(wv_->forward(kv), lk);
+  torch::Tensor scores = torch::matmul(Q, K.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));  // [B,H,Lq,Lk]
+  torch::Tensor out;
+  if (key_mask.defined()) {
+    const torch::Tensor m = key_mask.view({b, 1, 1, lk});
+    // A large finite negative instead of -inf: a set that is all padding gives uniform weights (zeroed below)
+    // rather than NaN.
+    scores = scores.masked_fill(m.logical_not(), -1e30);
+    out = torch::matmul(torch::softmax(scores, -1), V);
+    out = out * key_mask.any(1).view({b, 1, 1, 1}).to(out.dtype());
+  } else {
+    out = torch::matmul(torch::softmax(scores, -1), V);
+  }
+  return wo_->forward(out.transpose(1, 2).reshape({b, lq, d}));
+}
+
+SABImpl::SABImpl(const SetBlockOptions& o) : o_(o) {
+  att_ = register_module("att", Attention(o.dim, o.heads));
+  ln1_ = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
+  ln2_ = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
+  ff1_ = register_module("ff1", torch::nn::Linear(o.dim, o.ff_mult * o.dim));
+  ff2_ = register_module("ff2", torch::nn::Linear(o.ff_mult * o.dim, o.dim));
+}
+
+torch::Tensor SABImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
+  const auto ff = [&](const torch::Tensor& t) { return ff2_->forward(F::gelu(ff1_->forward(t))); };
+  torch::Tensor out;
+  if (o_.pre_ln) {
+    const torch::Tensor n = ln1_->forward(x);
+    const torch::Tensor h = x + att_->forward(n, n, mask);
+    out = h + ff(ln2_->forward(h));
+  } else {
+    const torch::Tensor h = ln1_->forward(x + att_->forward(x, x, mask));
+    out = ln2_->forward(h + ff(h));
+  }
+  return mask.defined() ? out * mask.unsqueeze(-1).to(out.dtype()) : out;
+}
+
+PMAImpl::PMAImpl(const SetBlockOptions& o) : o_(o) {
+  seed_ = register_parameter("seed", torch::randn({1, 1, o.dim}) * 0.02);
+  att_ = register_module("att", Attention(o.dim, o.heads));
+  ln_q_ = register_module("ln_q", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
+  ln_kv_ = register_module("ln_kv", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
+  ln2_ = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
+  ff1_ = register_module("ff1", torch::nn::Linear(o.dim, o.ff_mult * o.dim));
+  ff2_ = register_module("ff2", torch::nn::Linear(o.ff_mult * o.dim, o.dim));
+}
+
+torch::Tensor PMAImpl::forward(const torch::Tensor& x, const torch::Tensor& mask) {
+  const int64_t b = x.size(0);
+  const torch::Tensor s = seed_.expand({b, 1, o_.dim});
+  const auto ff = [&](const torch::Tensor& t) { return ff2_->forward(F::gelu(ff1_->forward(t))); };
+  torch::Tensor out;
+  if (o_.pre_ln) {
+    const torch::Tensor a = att_->forward(ln_q_->forward(s), ln_kv_->forward(x), mask);
+    const torch::Tensor h = o_.pma_seed_residual ? s + a : a;
+    out = h + ff(ln2_->forward(h));
+  } else {
+    const torch::Tensor a = att_->forward(s, x, mask);
+    const torch::Tensor h = ln_q_->forward(o_.pma_seed_residual ? s + a : a);
+    out = ln2_->forward(h + ff(h));
+  }
+  return out.squeeze(1);
+}
+
+}  // namespace sne::encoder
