@@ -1,0 +1,140 @@
+#include "encoder/sne_encoder.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace sne::encoder {
+
+torch::Tensor sinusoid(const torch::Tensor& positions, int64_t dim) {
+  const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(positions.device());
+  const torch::Tensor i = torch::arange(0, dim, 2, opts);
+  const torch::Tensor freq = torch::exp(i * (-std::log(10000.0) / static_cast<double>(dim)));  // [dim/2]
+  const torch::Tensor angle = positions.to(torch::kFloat).unsqueeze(1) * freq.unsqueeze(0);    // [M, dim/2]
+  return torch::stack({torch::sin(angle), torch::cos(angle)}, 2).reshape({positions.size(0), -1}).narrow(1, 0, dim);
+}
+
+std::pair<torch::Tensor, torch::Tensor> pack_groups(const torch::Tensor& rows, const std::vector<int64_t>& starts) {
+  const auto groups = static_cast<int64_t>(starts.size()) - 1;
+  int64_t longest = 1;
+  std::vector<int64_t> g_index, p_index;
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t n = starts[static_cast<std::size_t>(g) + 1] - starts[static_cast<std::size_t>(g)];
+    longest = std::max(longest, n);
+    for (int64_t p = 0; p < n; ++p) {
+      g_index.push_back(g);
+      p_index.push_back(p);
+    }
+  }
+  const auto dev = rows.device();
+  const torch::Tensor gi = torch::tensor(g_index, torch::kLong).to(dev), pi = torch::tensor(p_index, torch::kLong).to(dev);
+  torch::Tensor out = torch::zeros({groups, longest, rows.size(1)}, rows.options());
+  out = out.index_put({gi, pi}, rows);
+  torch::Tensor mask = torch::zeros({groups, longest}, torch::TensorOptions().dtype(torch::kBool).device(dev));
+  mask.index_put_({gi, pi}, true);
+  return {out, mask};
+}
+
+namespace {
+// Group starts from a per-row owner list that is sorted (contiguous groups), for `groups` groups.
+std::vector<int64_t> starts_of(const std::vector<int64_t>& owner, int64_t groups) {
+  std::vector<int64_t> starts(static_cast<std::size_t>(groups) + 1, 0);
+  for (int64_t o : owner) ++starts[static_cast<std::size_t>(o) + 1];
+  for (std::size_t g = 1; g < starts.size(); ++g) starts[g] += starts[g - 1];
+  return starts;
+}
+}  // namespace
+
+SNEEncoderImpl::SNEEncoderImpl(const EncoderOptions& o) : o_(o) {
+  const int64_t d = o.blocks.dim;
+  if (o.chunk_size < 1) throw std::invalid_argument("encoder.chunk_size must be >= 1");
+  if (o.value_embedding == "fourier") value_proj_ = register_module("value_proj", torch::nn::Linear(1 + 2 * o.fourier_bands, d));
+  else if (o.value_embedding == "linear") value_proj_ = register_module("value_proj", torch::nn::Linear(1, d));
+  else throw std::invalid_argument("encoder.value_embedding must be fourier or linear, got '" + o.value_embedding + "'");
+  role_emb_ = register_module("role_emb", torch::nn::Embedding(3, d));
+  const auto make = [&](std::vector<SAB>& v, const std::string& name, int n) {
+    for (int k = 0; k < n; ++k) v.push_back(register_module(name + std::to_string(k), SAB(o.blocks)));
+  };
+  make(phi1_, "phi1_", 2);
+  make(phi2_, "phi2_", 2);
+  make(phi3_, "phi3_", 2);
+  make(merge_, "merge_", 2);
+  make(phi4_, "phi4_", 2);
+  gamma_chunk_ = register_module("gamma_chunk", PMA(o.blocks));
+  gamma_tensor_ = register_module("gamma_tensor", PMA(o.blocks));
+  gamma_layer_ = register_module("gamma_layer", PMA(o.blocks));
+  gamma_net_ = register_module("gamma_net", PMA(o.blocks));
+}
+
+torch::Tensor SNEEncoderImpl::embed_values(const torch::Tensor& values) {
+  torch::Tensor v = values.unsqueeze(-1);  // [S, c, 1]
+  if (o_.value_embedding == "fourier") {
+    std::vector<torch::Tensor> feats{v};
+    for (int64_t k = 0; k < o_.fourier_bands; ++k) {
+      const torch::Tensor a = v * std::ldexp(1.0, static_cast<int>(k));
+      feats.push_back(torch::sin(a));
+      feats.push_back(torch::cos(a));
+    }
+    v = torch::cat(feats, -1);
+  }
+  return value_proj_->forward(v);
+}
+
+torch::Tensor SNEEncoderImpl::phi(std::vector<SAB>& blocks, torch::Tensor x, const torch::Tensor& mask) {
+  if (!o_.set_functions) return mask.defined() ? x * mask.unsqueeze(-1).to(x.dtype()) : x;
+  for (auto& b : blocks) x = b->forward(x, mask);
+  return x;
+}
+
+torch::Tensor SNEEncoderImpl::forward(const EncoderInput& in) {
+  const int64_t d = o_.blocks.dim;
+  const Chunks& ch = in.chunks;
+  const int64_t total = ch.values.size(0);
+  const torch::Tensor type_pe = o_.type_encoding ? sinusoid(in.tensor_type, d) : torch::Tensor();
+  const torch::Tensor level_pe = o_.level_encoding ? sinusoid(in.tensor_level, d) : torch::Tensor();
+
+  // Stage 1: every chunk to a vector, in slices of at most chunk_budget chunks (chunks are independent).
+  const int64_t slice = o_.chunk_budget > 0 ? o_.chunk_budget : std::max<int64_t>(total, 1);
+  std::vector<torch::Tensor> parts;
+  for (int64_t k0 = 0; k0 < total; k0 += slice) {
+    const int64_t n = std::min(slice, total - k0);
+    const torch::Tensor mask = ch.mask.narrow(0, k0, n);
+    const torch::Tensor owner = ch.owner.narrow(0, k0, n);
+    torch::Tensor x = phi(phi1_, embed_values(ch.values.narrow(0, k0, n)), mask);  // [n, c, d]
+    if (type_pe.defined()) x = x + type_pe.index_select(0, owner).unsqueeze(1);
+    if (level_pe.defined()) x = x + level_pe.index_select(0, owner).unsqueeze(1);
+    x = phi(phi2_, x, mask);
+    parts.push_back(gamma_chunk_->forward(x, mask));  // [n, d]
+  }
+  const torch::Tensor chunk_vec = torch::cat(parts, 0);  // [total, d]
+
+  if (!o_.hierarchy) {  // ablation: all chunks of a network form one set
+    std::vector<int64_t> chunk_net;
+    for (std::size_t t = 0; t + 1 < ch.first_chunk.size(); ++t)
+      for (int64_t k = ch.first_chunk[t]; k < ch.first_chunk[t + 1]; ++k)
+        chunk_net.push_back(in.layer_network[static_cast<std::size_t>(in.tensor_layer[t])]);
+    auto [x, mask] = pack_groups(chunk_vec, starts_of(chunk_net, in.num_networks));
+    return gamma_net_->forward(phi(phi4_, x, mask), mask);
+  }
+
+  // Stage 2: the chunks of each tensor to one vector.
+  auto [xt, mt] = pack_groups(chunk_vec, ch.first_chunk);  // [T, Q, d]
+  xt = phi(phi3_, xt, mt);
+  if (level_pe.defined()) xt = xt + level_pe.unsqueeze(1) * mt.unsqueeze(-1).to(xt.dtype());
+  torch::Tensor tensor_vec = gamma_tensor_->forward(xt, mt);  // [T, d]
+  if (o_.role_encoding) tensor_vec = tensor_vec + role_emb_->forward(in.tensor_role);
+
+  // Stage 3: the tensors of each layer (weight, bias, ...) to one vector.
+  const auto num_layers = static_cast<int64_t>(in.layer_network.size());
+  auto [xl, ml] = pack_groups(tensor_vec, starts_of(in.tensor_layer, num_layers));
+  const torch::Tensor layer_vec = gamma_layer_->forward(phi(merge_, xl, ml), ml);  // [L, d]
+
+  // Stage 4: the layers of each network to z.
+  torch::Tensor lv = layer_vec;
+  if (o_.level_encoding) lv = lv + sinusoid(in.layer_level, d);
+  auto [xn, mn] = pack_groups(lv, starts_of(in.layer_network, in.num_networks));
+  return gamma_net_->forward(phi(phi4_, xn, mn), mn);  // [N, d]
+}
+
+}  // namespace sne::encoder

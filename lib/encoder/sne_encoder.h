@@ -1,0 +1,56 @@
+#pragma once
+// The SNE encoder (SNE paper eqs. 6-9): chunk -> tensor -> layer -> network, each stage a set-to-set map
+// followed by a set-to-vector map, with layer-type and depth-level positional encodings. One encoder reads
+// networks of any architecture; a batch may mix architectures.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include <string>
+
+#include "encoder/encoder_input.h"
+#include "encoder/set_blocks.h"
+
+namespace sne::encoder {
+
+struct EncoderOptions {
+  SetBlockOptions blocks;               ///< width (dim = h), heads, pre/post-LN, PMA variant
+  int64_t chunk_size = 32;              ///< c of pad-chunk (the memory knob; results are flat in c per the paper)
+  std::string value_embedding = "fourier";  ///< "fourier": [v, sin(2^k v), cos(2^k v)] -> linear; "linear": v -> linear
+  int64_t fourier_bands = 4;
+  bool level_encoding = true;           ///< ablation switch: depth-level positional encoding
+  bool type_encoding = true;            ///< ablation switch: layer-type positional encoding
+  bool role_encoding = true;            ///< (ours) tells a layer's weight from its bias before they merge
+  bool set_functions = true;            ///< ablation switch: false replaces every set-to-set map by the identity
+  bool hierarchy = true;                ///< ablation switch: false pools all chunks of a network at once
+  int64_t chunk_budget = 0;             ///< chunks encoded per slice in stage 1 (0 = all); bounds activation memory
+};
+
+class SNEEncoderImpl : public torch::nn::Module {
+ public:
+  explicit SNEEncoderImpl(const EncoderOptions& o);
+  /// Returns z: [num_networks, dim].
+  torch::Tensor forward(const EncoderInput& in);
+  const EncoderOptions& options() const { return o_; }
+
+ private:
+  torch::Tensor embed_values(const torch::Tensor& values);  // [S, c] -> [S, c, d]
+  torch::Tensor phi(std::vector<SAB>& blocks, torch::Tensor x, const torch::Tensor& mask);
+
+  EncoderOptions o_;
+  torch::nn::Linear value_proj_{nullptr};
+  torch::nn::Embedding role_emb_{nullptr};
+  std::vector<SAB> phi1_, phi2_, phi3_, merge_, phi4_;
+  PMA gamma_chunk_{nullptr}, gamma_tensor_{nullptr}, gamma_layer_{nullptr}, gamma_net_{nullptr};
+};
+TORCH_MODULE(SNEEncoder);
+
+/// Sinusoidal encoding of integer positions (Vaswani et al.): [M] int64 -> [M, dim].
+torch::Tensor sinusoid(const torch::Tensor& positions, int64_t dim);
+
+/// Rows grouped contiguously (group g owns rows [starts[g], starts[g+1])) as a padded batch of sets:
+/// returns {[G, max_len, d], mask [G, max_len]}.
+std::pair<torch::Tensor, torch::Tensor> pack_groups(const torch::Tensor& rows, const std::vector<int64_t>& starts);
+
+}  // namespace sne::encoder

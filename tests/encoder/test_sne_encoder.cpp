@@ -1,0 +1,132 @@
+#include "torch_catch.h"
+
+#include "encoder/sne_encoder.h"
+#include "zoo/fixtures.h"
+
+using namespace sne;
+using namespace sne::encoder;
+
+namespace {
+
+EncoderOptions small(int64_t chunk) {
+  EncoderOptions o;
+  o.blocks.dim = 16;
+  o.blocks.heads = 4;
+  o.chunk_size = chunk;
+  return o;
+}
+
+struct Nets {
+  std::vector<zoo::ArchitectureSpec> specs;
+  std::vector<std::vector<float>> params;
+  void add(const zoo::ArchitectureSpec& s, float scale) {
+    specs.push_back(s);
+    const torch::Tensor p = torch::randn({s.num_params()}) * scale;
+    params.emplace_back(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+  }
+  EncoderInput input(int64_t chunk, std::vector<std::size_t> which = {}) const {
+    if (which.empty())
+      for (std::size_t i = 0; i < specs.size(); ++i) which.push_back(i);
+    std::vector<const zoo::ArchitectureSpec*> a;
+    std::vector<const float*> p;
+    for (std::size_t i : which) {
+      a.push_back(&specs[i]);
+      p.push_back(params[i].data());
+    }
+    return build_input(a, p, chunk, torch::kCPU);
+  }
+};
+
+bool close(const torch::Tensor& a, const torch::Tensor& b, double tol = 1e-5) { return torch::allclose(a, b, tol, tol); }
+
+}  // namespace
+
+TEST_CASE("one encoder reads a batch of mixed architectures, each network as if alone") {
+  torch::manual_seed(0);
+  Nets nets;
+  nets.add(test::mlp_spec("mlp", 2, 4, 1), 1.0f);
+  nets.add(test::cnn_spec(), 0.5f);
+  nets.add(test::mlp_spec("wide", 3, 16, 2), 2.0f);
+  SNEEncoder enc(small(5));
+  enc->eval();
+  const torch::Tensor z = enc->forward(nets.input(5));
+  REQUIRE(z.size(0) == 3);
+  REQUIRE(z.size(1) == 16);
+  CHECK(torch::isfinite(z).all().item<bool>());
+  for (std::size_t i = 0; i < 3; ++i) CHECK(close(enc->forward(nets.input(5, {i}))[0], z[static_cast<int64_t>(i)]));
+}
+
+TEST_CASE("the chunk budget bounds memory without changing the result") {
+  torch::manual_seed(1);
+  Nets nets;
+  for (int i = 0; i < 4; ++i) nets.add(test::cnn_spec(), 1.0f);
+  EncoderOptions o = small(4);
+  SNEEncoder all(o);
+  o.chunk_budget = 3;
+  SNEEncoder sliced(o);
+  torch::NoGradGuard no_grad;
+  for (auto& p : sliced->named_parameters()) p.value().copy_(all->named_parameters()[p.key()]);
+  CHECK(close(sliced->forward(nets.input(4)), all->forward(nets.input(4))));
+}
+
+TEST_CASE("permuting hidden units leaves the code unchanged when chunks hold whole neuron rows") {
+  torch::manual_seed(2);
+  Nets nets;
+  nets.add(test::mlp_spec("mlp", 3, 3, 1), 1.0f);  // rows of 3 elements, chunk size 3: the exact case
+  const auto& spec = nets.specs[0];
+  std::vector<float> permuted = nets.params[0];
+  const int perm[3] = {2, 0, 1};
+  const auto at = [&](const std::string& t) { return spec.find_tensor(t)->offset; };
+  for (int i = 0; i < 3; ++i) {
+    for (int k = 0; k < 3; ++k)
+      permuted[static_cast<std::size_t>(at("l0.weight") + perm[i] * 3 + k)] =
+          nets.params[0][static_cast<std::size_t>(at("l0.weight") + i * 3 + k)];
+    permuted[static_cast<std::size_t>(at("l0.bias") + perm[i])] = nets.params[0][static_cast<std::size_t>(at("l0.bias") + i)];
+    permuted[static_cast<std::size_t>(at("l1.weight") + perm[i])] = nets.params[0][static_cast<std::size_t>(at("l1.weight") + i)];
+  }
+  REQUIRE(permuted != nets.params[0]);
+  nets.specs.push_back(spec);
+  nets.params.push_back(permuted);
+  SNEEncoder enc(small(3));
+  const torch::Tensor z = enc->forward(nets.input(3));
+  CHECK(close(z[0], z[1]));
+}
+
+TEST_CASE("different networks get different codes at init, and every parameter learns") {
+  torch::manual_seed(3);
+  Nets nets;
+  for (int i = 0; i < 16; ++i) nets.add(test::mlp_spec("mlp", 2, 8, 1), 0.1f + 0.2f * static_cast<float>(i));
+  SNEEncoder enc(small(8));
+  const torch::Tensor z = enc->forward(nets.input(8));
+  const double spread = z.var(0).sum().item<double>() / z.pow(2).sum(1).mean().item<double>();
+  // A literal reading collapsed to ~3e-4 after one pooling level. Measured here at h = 16 through all four levels:
+  // 3.2e-3 (pre-LN), 1.6e-2 (post-LN); at h = 32 pre-LN falls to 2.4e-4 -- the open problem of the SNE issue.
+  CHECK(spread > 1e-3);
+  z.pow(2).sum().backward();
+  for (const auto& p : enc->named_parameters()) {
+    INFO(p.key());
+    CHECK(p.value().grad().defined());
+  }
+}
+
+TEST_CASE("every ablation switch still encodes") {
+  torch::manual_seed(4);
+  Nets nets;
+  nets.add(test::mlp_spec("mlp", 2, 4, 1), 1.0f);
+  nets.add(test::cnn_spec(), 1.0f);
+  for (int k = 0; k < 5; ++k) {
+    EncoderOptions o = small(4);
+    if (k == 0) o.level_encoding = false;
+    if (k == 1) o.type_encoding = false;
+    if (k == 2) o.set_functions = false;
+    if (k == 3) o.hierarchy = false, o.level_encoding = false, o.type_encoding = false;
+    if (k == 4) o.value_embedding = "linear", o.blocks.pre_ln = false, o.blocks.pma_seed_residual = false;
+    SNEEncoder enc(o);
+    const torch::Tensor z = enc->forward(nets.input(4));
+    CHECK(z.size(0) == 2);
+    CHECK(torch::isfinite(z).all().item<bool>());
+  }
+  EncoderOptions bad = small(4);
+  bad.value_embedding = "spline";
+  CHECK_THROWS_WITH(SNEEncoder(bad), Catch::Contains("fourier or linear"));
+}
