@@ -6,11 +6,13 @@
 #include <map>
 #include <fstream>
 #include <numeric>
+#include <random>
 
 #include "core/error.h"
 #include "generators/sine_zoo.h"
 #include "zoo/fixtures.h"
 #include "zoo/zoo_check.h"
+#include "zoo/symmetry.h"
 #include "zoo/zoo_file.h"
 
 using namespace sne;
@@ -181,4 +183,21 @@ TEST_CASE("bad generation requests are refused clearly") {
   SECTION("an unwritable place") {
     CHECK_THROWS_AS(generators::generate_sine_zoo(r, 0, "/proc/sne_cannot_write_here/z.h5", cpu()), IoError);
   }
+}
+
+TEST_CASE("a permutation drawn from the symmetry spec preserves the INR's function") {
+  const SineRecipe r = small_recipe(1);
+  const auto spec = generators::siren_architecture(r);
+  std::vector<float> p = generators::sine_init(r, generators::sine_inr_seed(0, 3)).params;
+  for (auto& v : p) v += 0.01f * static_cast<float>(&v - p.data()) / 1153.0f;  // non-zero biases too
+  std::vector<float> q = p;
+  std::mt19937_64 rng(7);
+  zoo::random_symmetry_transform(spec, rng, q.data());
+  CHECK(q != p);
+  for (double x : {-3.0, -1.0, 0.0, 0.5, 2.9})
+    CHECK(generators::siren_forward(r, q.data(), x) == Approx(generators::siren_forward(r, p.data(), x)).margin(1e-6));
+  // A permutation that breaks the spec (rows of l0 moved without the matching columns of l1) changes it.
+  std::vector<float> wrong = p;
+  std::swap_ranges(wrong.begin(), wrong.begin() + 1, wrong.begin() + 1);  // swap l0.weight[0] and [1] only
+  CHECK(generators::siren_forward(r, wrong.data(), 0.5) != Approx(generators::siren_forward(r, p.data(), 0.5)));
 }

@@ -2,6 +2,7 @@
 
 #include "core/strings.h"
 #include "fixtures.h"
+#include "zoo/symmetry.h"
 
 using namespace sne;
 
@@ -39,4 +40,25 @@ TEST_CASE("malformed spec JSON reports the member path") {
   CHECK_THROWS_WITH(zoo::ArchitectureSpec::from_json(Json::parse(bad)),
                     Catch::Contains("layers[0].kind") && Catch::Contains("unknown layer kind 'lstm'"));
   CHECK_THROWS_WITH(zoo::ArchitectureSpec::from_json(Json::parse("{\"name\": \"x\"}")), Catch::Contains("layers"));
+}
+
+TEST_CASE("a flatten->linear symmetry moves whole channel blocks of columns") {
+  const auto a = test::cnn_spec();  // conv 2 channels of 2x2 outputs -> flatten (8) -> fc 3x8
+  std::vector<float> p(static_cast<std::size_t>(a.num_params()));
+  for (std::size_t k = 0; k < p.size(); ++k) p[k] = static_cast<float>(k);
+  std::vector<float> q = p;
+  zoo::permute_units(a, 0, {1, 0}, q.data());
+  const auto* conv = a.find_tensor("conv.weight");
+  const auto* fc = a.find_tensor("fc.weight");
+  // Channel 0's kernel (9 values) now sits at channel 1, and vice versa.
+  CHECK(q[static_cast<std::size_t>(conv->offset + 9)] == p[static_cast<std::size_t>(conv->offset)]);
+  CHECK(q[static_cast<std::size_t>(conv->offset)] == p[static_cast<std::size_t>(conv->offset + 9)]);
+  // In every row of fc.weight, columns 0-3 (channel 0) and 4-7 (channel 1) swap as blocks.
+  for (int row = 0; row < 3; ++row)
+    for (int j = 0; j < 4; ++j) {
+      CHECK(q[static_cast<std::size_t>(fc->offset + row * 8 + 4 + j)] == p[static_cast<std::size_t>(fc->offset + row * 8 + j)]);
+      CHECK(q[static_cast<std::size_t>(fc->offset + row * 8 + j)] == p[static_cast<std::size_t>(fc->offset + row * 8 + 4 + j)]);
+    }
+  CHECK(q[static_cast<std::size_t>(a.find_tensor("fc.bias")->offset)] == p[static_cast<std::size_t>(a.find_tensor("fc.bias")->offset)]);
+  CHECK_THROWS_AS(zoo::permute_units(a, 0, {0, 1, 2}, q.data()), std::invalid_argument);
 }
