@@ -52,10 +52,42 @@ struct GenerateSettings {
   SineZooSettings sine;
 };
 
+/// The SNE encoder (lib/encoder/sne_encoder.h) and its ablation switches.
+struct EncoderSettings {
+  int64_t dim, heads, ff_mult, chunk_size, fourier_bands, chunk_budget;
+  bool pre_ln, pma_seed_residual, level_encoding, type_encoding, role_encoding, set_functions, hierarchy;
+  std::string value_embedding;  ///< "fourier" | "linear"
+};
+
+struct PredictorSettings {
+  int64_t hidden, layers;
+};
+
+/// What is predicted and how it is scored.
+struct TaskSettings {
+  std::string property;        ///< the zoo property to predict
+  std::string loss;            ///< "mse" (on standardised targets) | "bce" (sigmoid output, targets in [0, 1])
+  std::string train_split, validation_split, test_split;
+};
+
+struct TrainSettings {
+  int64_t epochs;
+  double lr, weight_decay, grad_clip;
+  int64_t warmup_steps;
+  double invariance_weight;       ///< v of the logit-invariance term
+  int64_t invariance_samples;     ///< sampled symmetry transforms per network per step
+  int64_t early_stopping_patience;///< epochs without validation improvement before stopping; 0 = never
+  std::string value_normalization;///< "tensor": standardise each tensor by its training-zoo statistics; "none"
+};
+
 struct Config {
   RunSettings run;
   ZooSettings zoo;
   GenerateSettings generate;
+  EncoderSettings encoder;
+  PredictorSettings predictor;
+  TaskSettings task;
+  TrainSettings train;
 };
 
 /// Description of one declared setting (for help output and docs).

@@ -62,6 +62,44 @@ const std::vector<Setting>& table() {
            1e-4, at_least_number(0.0), "stop an INR as soon as its MSE is <= this"),
     integer("generate.sine.batch", [](Config& c) -> int64_t& { return c.generate.sine.batch; },
             64, at_least(1), "INRs trained at once (on a CPU in groups of 8, one per thread)"),
+
+    // encoder: the SNE encoder (sne-method.md sections 2-3; choices marked (ours) there are ours here too).
+    integer("encoder.dim", [](Config& c) -> int64_t& { return c.encoder.dim; }, 32, at_least(2), "width h of every set block and of z"),
+    integer("encoder.heads", [](Config& c) -> int64_t& { return c.encoder.heads; }, 4, at_least(1), "attention heads (divides dim)"),
+    integer("encoder.ff_mult", [](Config& c) -> int64_t& { return c.encoder.ff_mult; }, 2, at_least(1), "feed-forward width in multiples of dim"),
+    integer("encoder.chunk_size", [](Config& c) -> int64_t& { return c.encoder.chunk_size; }, 32, at_least(1), "pad-chunk size c (elements per chunk)"),
+    integer("encoder.chunk_budget", [](Config& c) -> int64_t& { return c.encoder.chunk_budget; }, 0, at_least(0), "chunks encoded per slice (0 = all at once); bounds memory, not results"),
+    choice("encoder.value_embedding", [](Config& c) -> std::string& { return c.encoder.value_embedding; }, "fourier", {"fourier", "linear"}, "how a weight value becomes a vector"),
+    integer("encoder.fourier_bands", [](Config& c) -> int64_t& { return c.encoder.fourier_bands; }, 4, at_least(0), "frequencies of the fourier value embedding"),
+    boolean("encoder.pre_ln", [](Config& c) -> bool& { return c.encoder.pre_ln; }, true, "pre-LN set blocks (false: post-LN, as the Set Transformer paper)"),
+    boolean("encoder.pma_seed_residual", [](Config& c) -> bool& { return c.encoder.pma_seed_residual; }, true, "PMA output = seed + attention"),
+    boolean("encoder.level_encoding", [](Config& c) -> bool& { return c.encoder.level_encoding; }, true, "ablation: depth-level positional encoding"),
+    boolean("encoder.type_encoding", [](Config& c) -> bool& { return c.encoder.type_encoding; }, true, "ablation: layer-type positional encoding"),
+    boolean("encoder.role_encoding", [](Config& c) -> bool& { return c.encoder.role_encoding; }, true, "weight/bias role encoding before a layer's tensors merge"),
+    boolean("encoder.set_functions", [](Config& c) -> bool& { return c.encoder.set_functions; }, true, "ablation: set-to-set maps (false: identity)"),
+    boolean("encoder.hierarchy", [](Config& c) -> bool& { return c.encoder.hierarchy; }, true, "ablation: chunk->tensor->layer->network hierarchy (false: one set of chunks)"),
+
+    // predictor: the MLP on z.
+    integer("predictor.hidden", [](Config& c) -> int64_t& { return c.predictor.hidden; }, 512, at_least(1), "width of the predictor's hidden layers"),
+    integer("predictor.layers", [](Config& c) -> int64_t& { return c.predictor.layers; }, 2, at_least(0), "hidden layers of the predictor"),
+
+    // task: what is predicted.
+    string("task.property", [](Config& c) -> std::string& { return c.task.property; }, "frequency", non_empty(), "zoo property to predict"),
+    choice("task.loss", [](Config& c) -> std::string& { return c.task.loss; }, "mse", {"mse", "bce"}, "mse on standardised targets, or bce on a sigmoid for targets in [0, 1]"),
+    string("task.train_split", [](Config& c) -> std::string& { return c.task.train_split; }, "train", non_empty(), "split to train on"),
+    string("task.validation_split", [](Config& c) -> std::string& { return c.task.validation_split; }, "validation", non_empty(), "split for model selection"),
+    string("task.test_split", [](Config& c) -> std::string& { return c.task.test_split; }, "test", non_empty(), "split reported by eval"),
+
+    // train: optimisation.
+    integer("train.epochs", [](Config& c) -> int64_t& { return c.train.epochs; }, 50, at_least(1), "passes over the training split"),
+    number("train.lr", [](Config& c) -> double& { return c.train.lr; }, 3e-4, greater_than(0.0), "AdamW learning rate after warm-up"),
+    number("train.weight_decay", [](Config& c) -> double& { return c.train.weight_decay; }, 0.0, at_least_number(0.0), "AdamW weight decay"),
+    number("train.grad_clip", [](Config& c) -> double& { return c.train.grad_clip; }, 1.0, at_least_number(0.0), "gradient-norm clip (0 = off)"),
+    integer("train.warmup_steps", [](Config& c) -> int64_t& { return c.train.warmup_steps; }, 50, at_least(0), "linear learning-rate warm-up"),
+    number("train.invariance_weight", [](Config& c) -> double& { return c.train.invariance_weight; }, 1.0, at_least_number(0.0), "v: weight of the logit-invariance term (0 = ablation)"),
+    integer("train.invariance_samples", [](Config& c) -> int64_t& { return c.train.invariance_samples; }, 1, at_least(1), "symmetry transforms sampled per network per step"),
+    integer("train.early_stopping_patience", [](Config& c) -> int64_t& { return c.train.early_stopping_patience; }, 0, at_least(0), "epochs without validation improvement before stopping (0 = never)"),
+    choice("train.value_normalization", [](Config& c) -> std::string& { return c.train.value_normalization; }, "tensor", {"tensor", "none"}, "standardise weights per tensor with training-zoo statistics"),
   };
   // clang-format on
   return t;

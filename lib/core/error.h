@@ -33,6 +33,9 @@ struct DataError : Error {
 struct IoError : Error {
   explicit IoError(const std::string& m) : Error(ErrorKind::io, m) {}
 };
+struct CheckpointError : Error {
+  explicit CheckpointError(const std::string& m) : Error(ErrorKind::checkpoint, m) {}
+};
 struct UsageError : Error {
   explicit UsageError(const std::string& m) : Error(ErrorKind::usage, m) {}
 };

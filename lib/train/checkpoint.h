@@ -1,0 +1,30 @@
+#pragma once
+// Checkpoints: a directory per checkpoint (model.pt, optimizer.pt, state.json, config.yaml), written under a
+// temporary name and renamed into place, so a crash never leaves a half-written checkpoint under a real name.
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <string>
+
+#include "core/json.h"
+
+namespace sne::train {
+
+inline constexpr int64_t kCheckpointFormat = 1;
+
+/// Writes `dir` atomically (replacing an older one). `state` must hold what resuming needs.
+void save_checkpoint(const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
+                     const Json& state, const std::string& config_yaml);
+
+struct LoadedCheckpoint {
+  Json state;
+  std::string config_yaml;
+};
+
+/// Reads the manifest and config of a checkpoint (no tensors). Throws CheckpointError naming the file.
+LoadedCheckpoint read_checkpoint(const std::string& dir);
+/// Loads the model (and optimizer, when given) tensors. The model must have the checkpoint's architecture
+/// settings; a mismatch or a corrupt file throws CheckpointError naming the file.
+void load_weights(const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer* optimizer);
+
+}  // namespace sne::train

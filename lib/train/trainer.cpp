@@ -1,0 +1,303 @@
+#include "train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/strings.h"
+#include "metrics/regression.h"
+#include "train/batch.h"
+#include "train/checkpoint.h"
+#include "zoo/zoo_stream.h"
+
+namespace sne::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+at::Device device_of(const Context& ctx) { return ctx.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU); }
+int64_t budget_bytes(const config::Config& c) { return static_cast<int64_t>(c.zoo.reader.memory_budget_mb * (1 << 20)); }
+
+zoo::StreamOptions stream_options(const config::Config& c, const std::string& split, bool shuffle) {
+  zoo::StreamOptions o;
+  o.split = split;
+  o.properties = {c.task.property};
+  o.batch_size = c.zoo.reader.batch_size;
+  o.shuffle = shuffle;
+  o.seed = static_cast<uint64_t>(c.run.seed);
+  o.prefetch = c.zoo.reader.prefetch;
+  o.memory_budget_bytes = budget_bytes(c);
+  return o;
+}
+
+void require_property(const zoo::ZooFile& z, const std::string& property) {
+  if (!z.has_property(property))
+    throw DataError(z.path() + ": the zoo has no property '" + property + "' (task.property); it has: " +
+                    (z.property_names().empty() ? std::string("none") : join(z.property_names())));
+}
+
+// The model's outputs on one prepared batch, and optionally the mean invariance gap over `samples` transforms.
+std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(SNEModel& model, const zoo::NetworkBatch& b,
+                                                               const zoo::ZooFile& z, const ValueNormalizer& values,
+                                                               const TargetScaler& targets, int64_t chunk,
+                                                               at::Device dev, int64_t samples, std::mt19937_64& rng,
+                                                               PreparedBatch& prepared) {
+  prepared = prepare_batch(b, z, values, &targets, chunk, dev);
+  const torch::Tensor out = model->forward(prepared.input);
+  torch::Tensor inv = torch::zeros({}, out.options());
+  for (int64_t s = 0; s < samples; ++s) {
+    const PreparedBatch g = prepare_batch(b, z, values, nullptr, chunk, dev, &rng);
+    inv = inv + 0.5 * (out - model->forward(g.input)).pow(2).mean();
+  }
+  if (samples > 0) inv = inv / static_cast<double>(samples);
+  return {out, inv};
+}
+
+Predictions predict_split(SNEModel& model, const config::Config& c, std::shared_ptr<const zoo::ZooFile> z,
+                          const std::string& split, const ValueNormalizer& values, const TargetScaler& targets,
+                          const Context& ctx, int64_t samples, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  zoo::ZooStream stream(z, stream_options(c, split, false));
+  zoo::NetworkBatch b;
+  Predictions p;
+  std::mt19937_64 rng(seed);
+  double inv_sum = 0;
+  int64_t batches = 0;
+  while (stream.next(b)) {
+    PreparedBatch pb;
+    auto [out, inv] = forward_with_invariance(model, b, *z, values, targets, c.encoder.chunk_size, device_of(ctx),
+                                              samples, rng, pb);
+    const torch::Tensor host = out.to(at::kDouble).cpu();
+    for (int64_t i = 0; i < b.size(); ++i) {
+      p.index.push_back(pb.index[static_cast<std::size_t>(i)]);
+      p.truth.push_back(pb.truth[static_cast<std::size_t>(i)]);
+      p.predicted.push_back(targets.from_model(host.data_ptr<double>()[i]));
+    }
+    inv_sum += inv.item<double>();
+    ++batches;
+  }
+  p.invariance_error = batches ? inv_sum / static_cast<double>(batches) : 0.0;
+  model->train();
+  return p;
+}
+
+Json metrics_json(const metrics::RegressionMetrics& m) {
+  Json j = Json::object();
+  j.set("mse", m.mse);
+  j.set("mae", m.mae);
+  j.set("r2", m.r2);
+  j.set("kendall_tau", m.kendall_tau);
+  j.set("spearman_rho", m.spearman_rho);
+  j.set("count", m.count);
+  return j;
+}
+
+std::string rng_text(const std::mt19937_64& rng) {
+  std::ostringstream s;
+  s << rng;
+  return s.str();
+}
+
+}  // namespace
+
+TrainReport train(const TrainRequest& rq, const Context& ctx) {
+  const config::Config& c = rq.config;
+  const fs::path run(rq.run_dir), last = run / "checkpoints" / "last", best_dir = run / "checkpoints" / "best";
+  auto z = zoo::ZooFile::open(c.zoo.path);
+  require_property(*z, c.task.property);
+  const at::Device dev = device_of(ctx);
+  const std::string config_yaml = config::to_yaml(c);
+  const bool lower_is_better = c.task.loss == "mse";
+
+  torch::manual_seed(c.run.seed);
+  SNEModel model = make_model(c);
+  model->to(dev);
+  torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(c.train.lr).weight_decay(c.train.weight_decay));
+
+  ValueNormalizer values;
+  TargetScaler targets;
+  int64_t epoch = 0, batch_in_epoch = 0, step = 0, stale = 0;
+  double loss_sum = 0, inv_sum = 0;  // this epoch's running sums (kept across a resume)
+  int64_t loss_batches = 0;
+  double best = lower_is_better ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  Json best_record;
+  std::mt19937_64 rng(static_cast<uint64_t>(c.run.seed) ^ 0x1f2e3d4cull);
+
+  if (rq.resume) {
+    const LoadedCheckpoint ck = read_checkpoint(last.string());
+    config::Config saved = config::resolve({{(last / "config.yaml").string(), ck.config_yaml}}, {});
+    saved.train.epochs = c.train.epochs;  // extending a run is allowed; anything else must match
+    if (!(saved == c))
+      throw CheckpointError(last.string() + ": the run was made with other settings; resume with its config (" +
+                            (run / "config.yaml").string() + "), changing at most train.epochs");
+    load_weights(last.string(), *model, &opt);
+    const Json& s = ck.state;
+    epoch = s.at("epoch").as_int();
+    batch_in_epoch = s.at("batch_in_epoch").as_int();
+    step = s.at("step").as_int();
+    stale = s.at("stale_epochs").as_int();
+    loss_sum = s.at("epoch_loss_sum").as_number();
+    inv_sum = s.at("epoch_invariance_sum").as_number();
+    loss_batches = s.at("epoch_batches").as_int();
+    best = s.at("best_metric").is_number() ? s.at("best_metric").as_number() : best;
+    if (const Json* br = s.find("best_record")) best_record = *br;
+    std::istringstream(s.at("rng").as_string()) >> rng;
+    values = ValueNormalizer::from_json(s.at("value_normalizer"));
+    targets = TargetScaler::from_json(s.at("target_scaler"));
+  } else {
+    if (fs::exists(last))
+      throw IoError(rq.run_dir + ": already holds a run; resume it with --resume or choose another --run-dir");
+    std::error_code ec;
+    fs::create_directories(run / "checkpoints", ec);
+    if (ec) throw IoError(rq.run_dir + ": cannot create the run directory (" + ec.message() + ")");
+    values = ValueNormalizer::fit(z, c.task.train_split, c.train.value_normalization, budget_bytes(c));
+    std::vector<double> y;
+    const auto column = z->property(c.task.property);
+    for (int64_t i : z->split(c.task.train_split)) y.push_back(column.at(static_cast<std::size_t>(i)));
+    targets = TargetScaler::fit(y, c.task.loss);
+    std::ofstream(run / "config.yaml") << config_yaml;
+  }
+
+  const auto state_json = [&] {
+    Json s = Json::object();
+    s.set("epoch", static_cast<long long>(epoch));
+    s.set("batch_in_epoch", static_cast<long long>(batch_in_epoch));
+    s.set("step", static_cast<long long>(step));
+    s.set("stale_epochs", static_cast<long long>(stale));
+    s.set("epoch_loss_sum", loss_sum);
+    s.set("epoch_invariance_sum", inv_sum);
+    s.set("epoch_batches", static_cast<long long>(loss_batches));
+    s.set("best_metric", std::isfinite(best) ? Json(best) : Json());
+    s.set("best_record", best_record);
+    s.set("rng", rng_text(rng));
+    s.set("value_normalizer", values.to_json());
+    s.set("target_scaler", targets.to_json());
+    s.set("property", c.task.property);
+    s.set("zoo", c.zoo.path);
+    return s;
+  };
+  const auto save = [&](const fs::path& where) { save_checkpoint(where.string(), *model, &opt, state_json(), config_yaml); };
+
+  zoo::ZooStream stream(z, stream_options(c, c.task.train_split, c.zoo.reader.shuffle));
+  const int64_t batches = (stream.size() + c.zoo.reader.batch_size - 1) / c.zoo.reader.batch_size;
+  TrainReport report;
+  const auto t_start = std::chrono::steady_clock::now();
+  int64_t networks_seen = 0;
+  while (epoch < c.train.epochs) {
+    const auto t_epoch = std::chrono::steady_clock::now();
+    stream.start_epoch(epoch);
+    zoo::NetworkBatch b;
+    for (int64_t k = 0; k < batch_in_epoch; ++k) stream.next(b);  // resumed mid-epoch: skip what is trained
+    model->train();
+    while (stream.next(b)) {
+      const double lr = c.train.lr * std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(std::max<int64_t>(c.train.warmup_steps, 1)));
+      for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+      PreparedBatch pb;
+      const int64_t samples = c.train.invariance_weight > 0 ? c.train.invariance_samples : 0;
+      auto [out, inv] = forward_with_invariance(model, b, *z, values, targets, c.encoder.chunk_size, dev, samples, rng, pb);
+      const torch::Tensor task = c.task.loss == "mse" ? torch::mse_loss(out, pb.target)
+                                                       : torch::binary_cross_entropy_with_logits(out, pb.target);
+      const torch::Tensor loss = task + c.train.invariance_weight * inv;
+      opt.zero_grad();
+      loss.backward();
+      if (c.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), c.train.grad_clip);
+      opt.step();
+      ++step;
+      ++batch_in_epoch;
+      networks_seen += b.size();
+      loss_sum += task.item<double>();
+      inv_sum += inv.item<double>();
+      ++loss_batches;
+      if (rq.on_progress) {
+        TrainProgress p;
+        p.epoch = epoch;
+        p.epochs = c.train.epochs;
+        p.batch = batch_in_epoch;
+        p.batches = batches;
+        p.step = step;
+        p.loss = loss_sum / static_cast<double>(loss_batches);
+        p.invariance = inv_sum / static_cast<double>(loss_batches);
+        p.lr = lr;
+        p.networks_per_s = static_cast<double>(networks_seen) /
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+        rq.on_progress(p);
+      }
+      if ((rq.stop && rq.stop->load()) || (rq.stop_after_steps >= 0 && step >= rq.stop_after_steps)) {
+        save(last);
+        report.interrupted = true;
+        report.steps = step;
+        report.epochs_done = epoch;
+        report.best = best_record;
+        return report;
+      }
+    }
+
+    // Validation, model selection, the metrics log.
+    const Predictions p = predict_split(model, c, z, c.task.validation_split, values, targets, ctx, 0, 0);
+    const auto m = metrics::evaluate(p.predicted, p.truth);
+    Json record = Json::object();
+    record.set("epoch", static_cast<long long>(epoch + 1));
+    record.set("step", static_cast<long long>(step));
+    record.set("train_loss", loss_batches ? loss_sum / static_cast<double>(loss_batches) : NAN);
+    record.set("train_invariance", loss_batches ? inv_sum / static_cast<double>(loss_batches) : NAN);
+    record.set("validation", metrics_json(m));
+    record.set("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count());
+    const double score = lower_is_better ? m.mse : m.kendall_tau;
+    const bool improved = lower_is_better ? score < best : score > best;
+    ++epoch;
+    batch_in_epoch = 0;
+    loss_sum = inv_sum = 0;
+    loss_batches = 0;
+    if (improved) {
+      best = score;
+      stale = 0;
+      best_record = record;
+      save(best_dir);
+    } else {
+      ++stale;
+    }
+    record.set("best", improved);
+    std::ofstream(run / "metrics.jsonl", std::ios::app) << record.dump() << "\n";
+    if (rq.on_epoch) rq.on_epoch(record);
+    save(last);
+    if (c.train.early_stopping_patience > 0 && stale >= c.train.early_stopping_patience) {
+      report.early_stopped = true;
+      break;
+    }
+  }
+  report.epochs_done = epoch;
+  report.steps = step;
+  report.best = best_record;
+  return report;
+}
+
+LoadedModel load_model(const std::string& dir, const Context& ctx) {
+  const LoadedCheckpoint ck = read_checkpoint(dir);
+  LoadedModel m;
+  try {
+    m.config = config::resolve({{dir + "/config.yaml", ck.config_yaml}}, {});
+  } catch (const ConfigError& e) {
+    throw CheckpointError(dir + "/config.yaml: not a config this sne reads (" + std::string(e.what()) + ")");
+  }
+  m.model = make_model(m.config);
+  load_weights(dir, *m.model, nullptr);
+  m.model->to(device_of(ctx));
+  m.values = ValueNormalizer::from_json(ck.state.at("value_normalizer"));
+  m.targets = TargetScaler::from_json(ck.state.at("target_scaler"));
+  m.state = ck.state;
+  return m;
+}
+
+Predictions predict(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const std::string& split,
+                    const Context& ctx, int64_t invariance_samples, uint64_t seed) {
+  require_property(*z, m.config.task.property);
+  return predict_split(m.model, m.config, z, split, m.values, m.targets, ctx, invariance_samples, seed);
+}
+
+}  // namespace sne::train

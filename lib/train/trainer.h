@@ -1,0 +1,61 @@
+#pragma once
+// One trainer for SNE (and, later, the baselines): epochs over a streamed training split, AdamW with linear
+// warm-up, gradient clipping, the logit-invariance term, validation every epoch, best-model selection, early
+// stopping, and a run directory that can always be resumed:
+//   RUN/config.yaml  RUN/metrics.jsonl  RUN/checkpoints/last/  RUN/checkpoints/best/
+#include <atomic>
+#include <functional>
+#include <string>
+
+#include "config/config.h"
+#include "core/json.h"
+#include "runtime/context.h"
+#include "train/model.h"
+#include "train/normalizer.h"
+
+namespace sne::train {
+
+struct TrainProgress {
+  int64_t epoch = 0, epochs = 0, batch = 0, batches = 0, step = 0;
+  double loss = 0, invariance = 0, networks_per_s = 0, lr = 0;
+};
+
+struct TrainRequest {
+  config::Config config;
+  std::string run_dir;
+  bool resume = false;                       ///< continue from RUN/checkpoints/last
+  const std::atomic<bool>* stop = nullptr;   ///< set by a signal: save `last` and return
+  int64_t stop_after_steps = -1;             ///< stop (after saving) once this many steps are done in total
+  std::function<void(const TrainProgress&)> on_progress;
+  std::function<void(const Json&)> on_epoch;  ///< each metrics.jsonl record
+};
+
+struct TrainReport {
+  int64_t epochs_done = 0, steps = 0;
+  bool interrupted = false, early_stopped = false;
+  Json best;  ///< the best epoch's record
+};
+
+TrainReport train(const TrainRequest& request, const Context& ctx);
+
+/// A trained model with everything needed to apply it (from a checkpoint directory).
+struct LoadedModel {
+  config::Config config;
+  SNEModel model{nullptr};
+  ValueNormalizer values;
+  TargetScaler targets;
+  Json state;
+};
+LoadedModel load_model(const std::string& checkpoint_dir, const Context& ctx);
+
+struct Predictions {
+  std::vector<int64_t> index;
+  std::vector<double> truth, predicted;  ///< original units
+  double invariance_error = 0;           ///< mean 1/2 (f(x) - f(g x))^2 on the model's scale (0 if not measured)
+};
+
+/// Predicts `split` of `zoo` (streamed). `invariance_samples` > 0 also measures the invariance error.
+Predictions predict(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> zoo, const std::string& split,
+                    const Context& ctx, int64_t invariance_samples = 0, uint64_t seed = 0);
+
+}  // namespace sne::train

@@ -1,0 +1,159 @@
+#include "torch_catch.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "generators/sine_zoo.h"
+#include "train/trainer.h"
+#include "zoo/fixtures.h"
+
+using namespace sne;
+namespace fs = std::filesystem;
+
+namespace {
+
+// One small sine zoo shared by the tests of this file (generated once, ~2 s).
+const std::string& sine_zoo() {
+  static test::TempDir dir;
+  static std::string path;
+  if (path.empty()) {
+    path = dir.file("sine.h5");
+    config::SineZooSettings r = config::defaults().generate.sine;
+    r.count = 40;
+    r.batch = 40;
+    generators::generate_sine_zoo(r, 0, path, make_context("cpu", 0, 0));
+  }
+  return path;
+}
+
+// A toy zoo with a strong signal: MLPs whose weights are N(0, s^2), property `scale` = s.
+const std::string& scale_zoo() {
+  static test::TempDir dir;
+  static std::string path;
+  if (path.empty()) {
+    path = dir.file("scale.h5");
+    auto w = zoo::ZooWriter::create(path, Json::object());
+    const int a = w->add_architecture(test::mlp_spec("mlp", 2, 8, 1));
+    torch::manual_seed(0);
+    std::vector<int64_t> train, validation, test;
+    for (int i = 0; i < 48; ++i) {
+      const double s = 0.2 + 0.05 * i;
+      const torch::Tensor p = torch::randn({33}) * s;
+      w->append(a, p.data_ptr<float>(), {{"scale", s}});
+      (i % 6 == 0 ? validation : i % 6 == 1 ? test : train).push_back(i);
+    }
+    w->set_split("train", train);
+    w->set_split("validation", validation);
+    w->set_split("test", test);
+    w->close();
+  }
+  return path;
+}
+
+config::Config small_config() {
+  config::Config c = config::defaults();
+  c.zoo.path = sine_zoo();
+  c.zoo.reader.batch_size = 8;
+  c.encoder.dim = 16;
+  c.encoder.chunk_size = 16;
+  c.predictor.hidden = 32;
+  c.train.epochs = 2;
+  c.train.warmup_steps = 5;
+  c.train.lr = 1e-3;
+  return c;
+}
+
+std::vector<std::string> lines(const std::string& file) {
+  std::ifstream f(file);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(f, l);) out.push_back(l);
+  return out;
+}
+
+bool same_weights(const std::string& a, const std::string& b) {
+  const Context ctx = make_context("cpu", 0, 0);
+  auto ma = train::load_model(a, ctx), mb = train::load_model(b, ctx);
+  const auto pa = ma.model->parameters(), pb = mb.model->parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    if (!torch::equal(pa[i], pb[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("training lowers the loss and writes a complete run directory") {
+  test::TempDir run;
+  config::Config c = small_config();
+  c.zoo.path = scale_zoo();
+  c.task.property = "scale";
+  c.train.epochs = 15;
+  c.train.invariance_weight = 0.0;
+  train::TrainRequest rq{c, run.file("r"), false, nullptr, -1, {}, {}};
+  const auto report = train::train(rq, make_context("cpu", 0, 0));
+  CHECK(report.epochs_done == 15);
+  const auto log = lines(run.file("r/metrics.jsonl"));
+  REQUIRE(log.size() == 15);
+  const double first = Json::parse(log.front()).at("train_loss").as_number();
+  const double final_loss = Json::parse(log.back()).at("train_loss").as_number();
+  CHECK(final_loss < 0.3 * first);
+  const auto best = report.best.at("validation");
+  CHECK(best.at("kendall_tau").as_number() > 0.6);
+  CHECK(fs::exists(run.file("r/checkpoints/best/model.pt")));
+  CHECK(fs::exists(run.file("r/checkpoints/last/state.json")));
+  CHECK(fs::exists(run.file("r/config.yaml")));
+  CHECK_FALSE(fs::exists(run.file("r/checkpoints/last.tmp")));
+  // The best checkpoint predicts the test split in the property's units.
+  auto m = train::load_model(run.file("r/checkpoints/best"), make_context("cpu", 0, 0));
+  const auto p = train::predict(m, zoo::ZooFile::open(scale_zoo()), "test", make_context("cpu", 0, 0), 2, 1);
+  CHECK(p.predicted.size() == 8);
+  CHECK(p.invariance_error >= 0);
+  for (double y : p.predicted) CHECK(std::isfinite(y));
+}
+
+TEST_CASE("k steps, stop, resume, k more steps equals 2k steps") {
+  test::TempDir run;
+  const Context ctx = make_context("cpu", 0, 0);
+  config::Config c = small_config();  // 24 training INRs, batch 8: 3 steps per epoch, 6 in all
+  train::TrainRequest straight{c, run.file("a"), false, nullptr, -1, {}, {}};
+  train::train(straight, ctx);
+  train::TrainRequest part{c, run.file("b"), false, nullptr, 4, {}, {}};  // stops mid-epoch 2
+  CHECK(train::train(part, ctx).interrupted);
+  train::TrainRequest rest{c, run.file("b"), true, nullptr, -1, {}, {}};
+  const auto report = train::train(rest, ctx);
+  CHECK(report.steps == 6);
+  CHECK(same_weights(run.file("a/checkpoints/last"), run.file("b/checkpoints/last")));
+  // The logs agree except for the wall-clock seconds.
+  const auto strip = [](std::string l) { return l.substr(0, l.find("\"seconds\"")); };
+  CHECK(strip(lines(run.file("a/metrics.jsonl")).back()) == strip(lines(run.file("b/metrics.jsonl")).back()));
+}
+
+TEST_CASE("bad requests are refused with the file and setting named") {
+  test::TempDir run;
+  const Context ctx = make_context("cpu", 0, 0);
+  config::Config c = small_config();
+  c.train.epochs = 1;
+  SECTION("a property the zoo does not have") {
+    c.task.property = "test_accuracy";
+    train::TrainRequest rq{c, run.file("r"), false, nullptr, -1, {}, {}};
+    CHECK_THROWS_WITH(train::train(rq, ctx), Catch::Contains("no property 'test_accuracy' (task.property)") &&
+                                                 Catch::Contains("frequency"));
+  }
+  SECTION("existing run, other settings, corrupt and foreign checkpoints") {
+    train::TrainRequest rq{c, run.file("r"), false, nullptr, -1, {}, {}};
+    train::train(rq, ctx);
+    CHECK_THROWS_WITH(train::train(rq, ctx), Catch::Contains("already holds a run"));
+    config::Config other = c;
+    other.encoder.dim = 32;
+    train::TrainRequest changed{other, run.file("r"), true, nullptr, -1, {}, {}};
+    CHECK_THROWS_AS(train::train(changed, ctx), CheckpointError);
+    const std::string best = run.file("r/checkpoints/best");
+    fs::resize_file(best + "/model.pt", fs::file_size(best + "/model.pt") / 2);
+    CHECK_THROWS_WITH(train::load_model(best, ctx), Catch::Contains("model.pt: corrupt"));
+    const std::string last = run.file("r/checkpoints/last");
+    std::ofstream(last + "/state.json") << "{\"checkpoint_format\": 99}";
+    CHECK_THROWS_WITH(train::load_model(last, ctx), Catch::Contains("checkpoint format 99"));
+    CHECK_THROWS_WITH(train::load_model(run.file("nothing"), ctx), Catch::Contains("not a checkpoint directory"));
+  }
+}
