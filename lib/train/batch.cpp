@@ -1,5 +1,8 @@
 #include "train/batch.h"
 
+#include <cmath>
+
+#include "core/error.h"
 #include "zoo/symmetry.h"
 
 namespace sne::train {
@@ -14,6 +17,11 @@ PreparedBatch prepare_batch(const zoo::NetworkBatch& b, const zoo::ZooFile& zoo,
   for (int64_t i = 0; i < b.size(); ++i) {
     const auto& spec = zoo.architectures()[static_cast<std::size_t>(b.arch[static_cast<std::size_t>(i)])];
     float* p = params.data() + b.offset[static_cast<std::size_t>(i)];
+    for (int64_t k = 0; k < spec.num_params(); ++k)
+      if (!std::isfinite(p[k]))
+        throw DataError(zoo.path() + ": network " + std::to_string(b.index[static_cast<std::size_t>(i)]) +
+                        " has a NaN/Inf weight (tensor element " + std::to_string(k) +
+                        "); `sne zoo validate` lists every such network");
     if (symmetry_rng) zoo::random_symmetry_transform(spec, *symmetry_rng, p);
     values.apply(spec, p);
     archs.push_back(&spec);

@@ -1,0 +1,160 @@
+// sne train | eval | encode
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include "commands.h"
+#include "common.h"
+#include "core/error.h"
+#include "core/strings.h"
+#include "metrics/regression.h"
+#include "progress.h"
+#include "signals.h"
+#include "train/encode.h"
+#include "train/trainer.h"
+#include "zoo/zoo_file.h"
+
+namespace sne::app {
+namespace {
+
+struct TrainArgs {
+  CommonOptions common;
+  std::string run_dir;
+  bool resume = false;
+};
+
+void train_command(const TrainArgs& a) {
+  if (a.common.config_files.empty() && !a.resume) throw UsageError("sne train needs a CONFIG file (see configs/)");
+  CommonOptions o = a.common;
+  if (o.config_files.empty()) o.config_files.push_back(a.run_dir + "/config.yaml");  // --resume alone
+  const config::Config cfg = resolve_config(o);
+  const Context ctx = start(cfg);
+  spdlog::info("training on {} ({} -> {}), run directory {} ({})", cfg.zoo.path, cfg.task.train_split,
+               cfg.task.property, a.run_dir, describe_runtime(ctx));
+  train::TrainRequest rq;
+  rq.config = cfg;
+  rq.run_dir = a.run_dir;
+  rq.resume = a.resume;
+  rq.stop = install_stop_handlers();
+  std::unique_ptr<Progress> bar;
+  rq.on_progress = [&](const train::TrainProgress& p) {
+    if (!bar || p.batch == 1)
+      bar = std::make_unique<Progress>("epoch " + std::to_string(p.epoch + 1) + "/" + std::to_string(p.epochs),
+                                       p.batches, "batches");
+    char extra[96];
+    std::snprintf(extra, sizeof extra, "loss %.4g inv %.2g lr %.2g %.0f nets/s", p.loss, p.invariance, p.lr,
+                  p.networks_per_s);
+    bar->update(p.batch, extra);
+  };
+  rq.on_epoch = [&](const Json& r) {
+    const Json& v = r.at("validation");
+    spdlog::info("epoch {}: train loss {:.4g}, validation MSE {:.4g}, tau {:.3f}{}", r.at("epoch").as_int(),
+                 r.at("train_loss").as_number(), v.at("mse").as_number(), v.at("kendall_tau").as_number(),
+                 r.at("best").as_bool() ? " (best)" : "");
+  };
+  const auto report = train::train(rq, ctx);
+  if (report.interrupted) {
+    std::fprintf(stderr, "sne: interrupted: checkpoint saved in %s/checkpoints/last; continue with --resume\n",
+                 a.run_dir.c_str());
+    throw Interrupted{stop_signal()};
+  }
+  std::printf("%s: %lld epochs, %lld steps%s; best: %s\n", a.run_dir.c_str(),
+              static_cast<long long>(report.epochs_done), static_cast<long long>(report.steps),
+              report.early_stopped ? " (early stop)" : "", report.best.dump().c_str());
+}
+
+struct EvalArgs {
+  CommonOptions common;
+  std::string checkpoint, zoo, split = "", json_out, out;
+  int64_t invariance_samples = 5;
+  bool overwrite = false;
+};
+
+void eval_command(const EvalArgs& a) {
+  const Context ctx = start(resolve_config(a.common));
+  auto m = train::load_model(a.checkpoint, ctx);
+  const std::string zoo_path = a.zoo.empty() ? m.config.zoo.path : a.zoo;
+  const std::string split = a.split.empty() ? m.config.task.test_split : a.split;
+  auto z = zoo::ZooFile::open(zoo_path);
+  const auto p = train::predict(m, z, split, ctx, a.invariance_samples, static_cast<uint64_t>(ctx.seed));
+  const auto metrics = metrics::evaluate(p.predicted, p.truth);
+  // The mean predictor (the training targets' mean) is the bar any model must clear.
+  const auto mean_pred = metrics::evaluate(std::vector<double>(p.truth.size(), m.targets.loss == "mse" ? m.targets.mean : 0.5), p.truth);
+  Json j = Json::object();
+  j.set("checkpoint", a.checkpoint);
+  j.set("zoo", zoo_path);
+  j.set("split", split);
+  j.set("property", m.config.task.property);
+  j.set("networks", metrics.count);
+  j.set("mse", metrics.mse);
+  j.set("mae", metrics.mae);
+  j.set("r2", metrics.r2);
+  j.set("kendall_tau", metrics.kendall_tau);
+  j.set("spearman_rho", metrics.spearman_rho);
+  j.set("invariance_error", p.invariance_error);
+  j.set("invariance_samples", static_cast<long long>(a.invariance_samples));
+  j.set("mean_predictor_mse", mean_pred.mse);
+  std::printf("%s on %s [%s], %lld networks, property %s\n", a.checkpoint.c_str(), zoo_path.c_str(), split.c_str(),
+              metrics.count, m.config.task.property.c_str());
+  std::printf("  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n",
+              "MSE", format_number(metrics.mse).c_str(), "MAE", format_number(metrics.mae).c_str(), "R2",
+              format_number(metrics.r2).c_str(), "Kendall tau-b", format_number(metrics.kendall_tau).c_str(),
+              "Spearman rho", format_number(metrics.spearman_rho).c_str(), "invariance error",
+              format_number(p.invariance_error).c_str(), "mean-predictor MSE", format_number(mean_pred.mse).c_str());
+  if (!a.json_out.empty()) {
+    std::ofstream f(a.json_out);
+    f << j.dump(2) << "\n";
+    if (!f) throw IoError(a.json_out + ": cannot write");
+  }
+}
+
+void encode_command(const EvalArgs& a) {
+  const Context ctx = start(resolve_config(a.common));
+  auto m = train::load_model(a.checkpoint, ctx);
+  auto z = zoo::ZooFile::open(a.zoo);
+  std::unique_ptr<Progress> bar;
+  const int64_t n = train::encode_zoo(m, z, a.split, a.out, a.overwrite, ctx, [&](int64_t done, int64_t total) {
+    if (!bar) bar = std::make_unique<Progress>("encode", total, "networks");
+    bar->update(done);
+  });
+  if (bar) bar->finish();
+  std::printf("%s: %lld codes of dimension %lld\n", a.out.c_str(), static_cast<long long>(n),
+              static_cast<long long>(m.config.encoder.dim));
+}
+
+}  // namespace
+
+void add_train_commands(CLI::App& app) {
+  auto t = std::make_shared<TrainArgs>();
+  auto* train_cmd = app.add_subcommand("train", "train a model from a config; SIGINT/SIGTERM save a checkpoint");
+  add_common_options(*train_cmd, t->common, true);
+  train_cmd->add_option("--run-dir", t->run_dir, "run directory: config.yaml, metrics.jsonl, checkpoints/")->required();
+  train_cmd->add_flag("--resume", t->resume, "continue the run in --run-dir from checkpoints/last");
+  train_cmd->callback([t] { train_command(*t); });
+
+  auto e = std::make_shared<EvalArgs>();
+  auto* eval_cmd = app.add_subcommand("eval", "metrics of a checkpoint on a zoo split: MSE, MAE, R2, Kendall tau, "
+                                              "Spearman rho, invariance error, and the mean predictor's MSE");
+  eval_cmd->add_option("checkpoint", e->checkpoint, "checkpoint directory (RUN/checkpoints/best)")->required();
+  eval_cmd->add_option("--zoo", e->zoo, "zoo file (default: the one it was trained on)");
+  eval_cmd->add_option("--split", e->split, "split (default: task.test_split)");
+  eval_cmd->add_option("--json", e->json_out, "also write the metrics as JSON here");
+  eval_cmd->add_option("--invariance-samples", e->invariance_samples, "symmetry transforms per network")
+      ->check(CLI::NonNegativeNumber);
+  add_common_options(*eval_cmd, e->common, false);
+  eval_cmd->callback([e] { eval_command(*e); });
+
+  auto n = std::make_shared<EvalArgs>();
+  auto* encode_cmd = app.add_subcommand("encode", "write the code z of every network of a zoo (streamed)");
+  encode_cmd->add_option("zoo", n->zoo, "zoo file")->required();
+  encode_cmd->add_option("--checkpoint", n->checkpoint, "checkpoint directory")->required();
+  encode_cmd->add_option("-o,--out", n->out, "embeddings file (HDF5)")->required();
+  encode_cmd->add_option("--split", n->split, "only this split (default: every network)");
+  encode_cmd->add_flag("--overwrite", n->overwrite, "replace an existing output file");
+  add_common_options(*encode_cmd, n->common, false);
+  encode_cmd->callback([n] { encode_command(*n); });
+}
+
+}  // namespace sne::app

@@ -1,0 +1,39 @@
+#include "train/encode.h"
+
+#include <torch/torch.h>
+
+#include "train/batch.h"
+#include "zoo/embedding_writer.h"
+#include "zoo/zoo_stream.h"
+
+namespace sne::train {
+
+int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const std::string& split,
+                   const std::string& out_path, bool overwrite, const Context& ctx,
+                   const std::function<void(int64_t, int64_t)>& progress) {
+  torch::NoGradGuard no_grad;
+  m.model->eval();
+  zoo::StreamOptions o;
+  o.split = split;
+  o.properties = z->property_names();
+  o.batch_size = m.config.zoo.reader.batch_size;
+  o.memory_budget_bytes = static_cast<int64_t>(m.config.zoo.reader.memory_budget_mb * (1 << 20));
+  zoo::ZooStream stream(z, o);
+  Json provenance = Json::object();
+  provenance.set("zoo", z->path());
+  provenance.set("split", split.empty() ? "all" : split);
+  provenance.set("property_predicted", m.config.task.property);
+  zoo::EmbeddingWriter out(out_path, m.config.encoder.dim, o.properties, provenance, overwrite);
+  const at::Device dev = ctx.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+  zoo::NetworkBatch b;
+  while (stream.next(b)) {
+    const PreparedBatch pb = prepare_batch(b, *z, m.values, nullptr, m.config.encoder.chunk_size, dev);
+    const torch::Tensor codes = m.model->encode(pb.input).to(torch::kFloat).cpu().contiguous();
+    out.append(codes.data_ptr<float>(), b.index, b.properties);
+    if (progress) progress(out.rows(), stream.size());
+  }
+  out.close();
+  return stream.size();
+}
+
+}  // namespace sne::train

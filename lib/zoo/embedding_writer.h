@@ -1,0 +1,32 @@
+#pragma once
+// The file `sne encode` writes: one code vector per network, appended in batches (HDF5, plain h5py-readable):
+//   /embeddings  float32 [N, dim]     /index  int64 [N] (network index in the source zoo)
+//   /properties/<p>  float64 [N]      attrs on /: sne_format = "sne-embeddings", format_version = 1, json (provenance)
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+
+namespace sne::zoo {
+
+class EmbeddingWriter {
+ public:
+  /// Creates the file (refusing an existing one unless `overwrite`).
+  EmbeddingWriter(const std::string& path, int64_t dim, const std::vector<std::string>& properties,
+                  const Json& provenance, bool overwrite);
+  ~EmbeddingWriter();
+  /// Appends n rows: codes [n, dim], their network indices and property values [n, properties].
+  void append(const float* codes, const std::vector<int64_t>& index, const std::vector<double>& properties);
+  int64_t rows() const { return rows_; }
+  void close();
+
+ private:
+  struct Handles;
+  std::unique_ptr<Handles> h_;
+  std::string path_;
+  int64_t dim_, rows_ = 0;
+  std::vector<std::string> properties_;
+};
+
+}  // namespace sne::zoo

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `sne train`, `sne eval` and `sne encode` on a toy zoo (MLPs whose property is their
+weight scale): outputs, exact-resume plumbing, and every bad input's exit code and message.
+
+Environment (ctest sets both): SNE_BINARY, SNE_SOURCE_DIR. Run by hand:
+    SNE_BINARY=build/apps/sne SNE_SOURCE_DIR=. /usr/bin/python3 tests/cli/test_train.py -v
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE_DIR = os.environ.get("SNE_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "data-scripts"))
+import sne_zoo  # noqa: E402
+
+SNE = os.environ.get("SNE_BINARY", "")
+MLP = {"name": "mlp_2_8_1",
+       "layers": [{"name": "l0", "kind": "linear", "level": 0,
+                   "tensors": [{"name": "l0.weight", "shape": [8, 2]}, {"name": "l0.bias", "shape": [8]}]},
+                  {"name": "l1", "kind": "linear", "level": 1,
+                   "tensors": [{"name": "l1.weight", "shape": [1, 8]}, {"name": "l1.bias", "shape": [1]}]}],
+       "symmetries": [{"name": "l0.units", "kind": "permutation", "size": 8,
+                       "actions": [{"tensor": "l0.weight", "axis": 0}, {"tensor": "l0.bias", "axis": 0},
+                                   {"tensor": "l1.weight", "axis": 1}]}]}
+
+
+def write_zoo(path, n=60, nan_at=None):
+    rng = np.random.default_rng(0)
+    with sne_zoo.ZooWriter(path, {"kind": "manual", "name": "scale toy"}) as w:
+        a = w.add_architecture(MLP)
+        for i in range(n):
+            s = 0.2 + 0.05 * i
+            p = (rng.standard_normal(33) * s).astype(np.float32)
+            if i == nan_at:
+                p[4] = np.nan
+            w.append(a, p, properties={"scale": s})
+        w.set_split("train", [i for i in range(n) if i % 5 > 1])
+        w.set_split("validation", [i for i in range(n) if i % 5 == 0])
+        w.set_split("test", [i for i in range(n) if i % 5 == 1])
+
+
+def sne(*args, **kw):
+    return subprocess.run([SNE, *args], capture_output=True, text=True, timeout=600, **kw)
+
+
+@unittest.skipUnless(SNE, "SNE_BINARY is not set")
+class TrainEvalEncodeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.dir = cls.tmp.name
+        cls.zoo = os.path.join(d, "toy.h5")
+        write_zoo(cls.zoo)
+        cls.config = os.path.join(d, "toy.yaml")
+        with open(cls.config, "w") as f:
+            f.write(f"zoo:\n  path: {cls.zoo}\n  reader: {{batch_size: 8}}\n"
+                    "encoder: {dim: 16, chunk_size: 8}\npredictor: {hidden: 32}\n"
+                    "task: {property: scale}\ntrain: {epochs: 8, lr: 0.001, warmup_steps: 5}\n")
+        cls.run_dir = os.path.join(d, "run")
+        cls.trained = sne("train", cls.config, "--run-dir", cls.run_dir, "--threads", "2")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def assertFails(self, result, code, *fragments):
+        self.assertEqual(result.returncode, code, result.stderr)
+        errors = [l for l in result.stderr.splitlines() if l.startswith("sne: error:")]
+        self.assertTrue(errors, result.stderr)
+        for f in fragments:
+            self.assertIn(f, result.stderr)
+        for marker in ("terminate called", "Segmentation fault", "internal error", "Traceback"):
+            self.assertNotIn(marker, result.stderr)
+
+    def test_train_writes_the_run(self):
+        self.assertEqual(self.trained.returncode, 0, self.trained.stderr)
+        self.assertIn("8 epochs", self.trained.stdout)
+        with open(os.path.join(self.run_dir, "metrics.jsonl")) as f:
+            records = [json.loads(l) for l in f]
+        self.assertEqual([r["epoch"] for r in records], list(range(1, 9)))
+        self.assertLess(records[-1]["train_loss"], records[0]["train_loss"])
+        for sub in ("config.yaml", "checkpoints/best/model.pt", "checkpoints/last/optimizer.pt"):
+            self.assertTrue(os.path.exists(os.path.join(self.run_dir, sub)), sub)
+
+    def test_eval_prints_and_writes_metrics(self):
+        out = os.path.join(self.dir, "metrics.json")
+        r = sne("eval", os.path.join(self.run_dir, "checkpoints/best"), "--json", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Kendall tau-b", r.stdout)
+        with open(out) as f:
+            m = json.load(f)
+        self.assertEqual(m["networks"], 12)
+        for key in ("mse", "mae", "r2", "kendall_tau", "spearman_rho", "invariance_error", "mean_predictor_mse"):
+            self.assertIn(key, m)
+        self.assertLess(m["mse"], m["mean_predictor_mse"])
+
+    def test_encode_streams_codes(self):
+        out = os.path.join(self.dir, "codes.h5")
+        r = sne("encode", self.zoo, "--checkpoint", os.path.join(self.run_dir, "checkpoints/best"), "-o", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with h5py.File(out) as f:
+            self.assertEqual(f["embeddings"].shape, (60, 16))
+            self.assertEqual(sorted(f["index"][:].tolist()), list(range(60)))
+            self.assertTrue(np.all(np.isfinite(f["embeddings"][:])))
+            self.assertIn("scale", f["properties"])
+        again = sne("encode", self.zoo, "--checkpoint", os.path.join(self.run_dir, "checkpoints/best"), "-o", out)
+        self.assertFails(again, 5, "already exists")
+
+    def test_bad_inputs(self):
+        self.assertFails(sne("train", "--run-dir", os.path.join(self.dir, "x")), 2, "needs a CONFIG")
+        bad = os.path.join(self.dir, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write(f"zoo: {{path: {self.zoo}}}\ntask: {{property: accuracy}}\n")
+        self.assertFails(sne("train", bad, "--run-dir", os.path.join(self.dir, "bad")), 3,
+                         "no property 'accuracy' (task.property)", "scale")
+        self.assertFails(sne("train", self.config, "--run-dir", self.run_dir), 5, "already holds a run")
+        self.assertFails(sne("train", self.config, "--run-dir", self.run_dir, "--resume",
+                             "--set", "encoder.dim=32"), 4, "other settings")
+        self.assertFails(sne("eval", os.path.join(self.dir, "nowhere")), 4, "not a checkpoint directory")
+        broken = os.path.join(self.dir, "broken")
+        shutil.copytree(os.path.join(self.run_dir, "checkpoints/best"), broken)
+        with open(os.path.join(broken, "model.pt"), "r+b") as f:
+            f.truncate(100)
+        self.assertFails(sne("eval", broken), 4, "model.pt: corrupt")
+        nan_zoo = os.path.join(self.dir, "nan.h5")
+        write_zoo(nan_zoo, nan_at=7)
+        self.assertFails(sne("eval", os.path.join(self.run_dir, "checkpoints/best"), "--zoo", nan_zoo, "--split",
+                             "train"), 3, "network 7 has a NaN/Inf weight")
+
+    def test_interrupt_then_resume(self):
+        run = os.path.join(self.dir, "interrupted")
+        cfg = os.path.join(self.dir, "long.yaml")
+        with open(self.config) as f:
+            text = f.read().replace("epochs: 8", "epochs: 400")
+        with open(cfg, "w") as f:
+            f.write(text)
+        proc = subprocess.Popen([SNE, "train", cfg, "--run-dir", run], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(4)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 128 + signal.SIGTERM, err)
+        self.assertIn("continue with --resume", err)
+        with open(os.path.join(run, "checkpoints/last/state.json")) as f:
+            step = json.load(f)["step"]
+        self.assertGreater(step, 0)
+        # Resume with the run's own config, shortened to finish now.
+        r = sne("train", "--run-dir", run, "--resume", "--set", "train.epochs=1")
+        self.assertIn(r.returncode, (0,), r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
