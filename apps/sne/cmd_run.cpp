@@ -1,5 +1,5 @@
-// sne run [CONFIG...]: a config's pipeline. Today: build or complete the zoo with its generator, check it,
-// summarise it.
+// sne run [CONFIG...]: a config's whole pipeline: build or complete the zoo with its generator, check it,
+// summarise it, then (run.train) train or resume in run.dir and evaluate the best model on the test split.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -12,6 +12,7 @@
 #include "generators/sine_zoo.h"
 #include "progress.h"
 #include "signals.h"
+#include "train/checkpoint.h"
 #include "zoo/zoo_check.h"
 #include "zoo/zoo_file.h"
 
@@ -53,6 +54,20 @@ void run(const CommonOptions& o) {
   std::fputs(zoo::to_text(zoo::summarize(*zoo)).c_str(), stdout);
   std::printf("\n%s: valid (%lld networks scanned, weights all finite)\n", cfg.zoo.path.c_str(),
               static_cast<long long>(report.networks_scanned));
+  if (!cfg.run.train) return;
+
+  // Train, or resume an unfinished run, or reuse a finished one; then evaluate the best model.
+  const std::string last = cfg.run.dir + "/checkpoints/last";
+  bool resume = false, finished = false;
+  if (std::filesystem::exists(last + "/state.json")) {
+    const auto state = train::read_checkpoint(last).state;
+    resume = true;
+    finished = state.at("epoch").as_int() >= cfg.train.epochs;
+  }
+  if (finished) spdlog::info("{}: training finished earlier, reusing it", cfg.run.dir);
+  else run_training(cfg, cfg.run.dir, resume, ctx);
+  std::printf("\n");
+  evaluate_and_print(cfg.run.dir + "/checkpoints/best", "", "", 5, ctx);
 }
 
 }  // namespace
@@ -61,7 +76,8 @@ void add_run_command(CLI::App& app) {
   auto o = std::make_shared<CommonOptions>();
   auto* cmd = app.add_subcommand(
       "run", "run a config's pipeline (with no CONFIG, the embedded default, configs/default.yaml): build or "
-             "complete its zoo with zoo.generator, validate it and print its summary");
+             "complete its zoo with zoo.generator, validate and summarise it, then train (or resume) in run.dir "
+             "and evaluate on the test split next to the mean predictor");
   add_common_options(*cmd, *o, true);
   cmd->callback([o] { run(*o); });
 }

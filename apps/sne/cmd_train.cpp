@@ -25,18 +25,15 @@ struct TrainArgs {
   bool resume = false;
 };
 
-void train_command(const TrainArgs& a) {
-  if (a.common.config_files.empty() && !a.resume) throw UsageError("sne train needs a CONFIG file (see configs/)");
-  CommonOptions o = a.common;
-  if (o.config_files.empty()) o.config_files.push_back(a.run_dir + "/config.yaml");  // --resume alone
-  const config::Config cfg = resolve_config(o);
-  const Context ctx = start(cfg);
-  spdlog::info("training on {} ({} -> {}), run directory {} ({})", cfg.zoo.path, cfg.task.train_split,
-               cfg.task.property, a.run_dir, describe_runtime(ctx));
+}  // namespace
+
+train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx) {
+  spdlog::info("training on {} ({} -> {}), run directory {}{}", cfg.zoo.path, cfg.task.train_split,
+               cfg.task.property, run_dir, resume ? " (resuming)" : "");
   train::TrainRequest rq;
   rq.config = cfg;
-  rq.run_dir = a.run_dir;
-  rq.resume = a.resume;
+  rq.run_dir = run_dir;
+  rq.resume = resume;
   rq.stop = install_stop_handlers();
   std::unique_ptr<Progress> bar;
   rq.on_progress = [&](const train::TrainProgress& p) {
@@ -57,9 +54,22 @@ void train_command(const TrainArgs& a) {
   const auto report = train::train(rq, ctx);
   if (report.interrupted) {
     std::fprintf(stderr, "sne: interrupted: checkpoint saved in %s/checkpoints/last; continue with --resume\n",
-                 a.run_dir.c_str());
+                 run_dir.c_str());
     throw Interrupted{stop_signal()};
   }
+  return report;
+}
+
+namespace {
+
+void train_command(const TrainArgs& a) {
+  if (a.common.config_files.empty() && !a.resume) throw UsageError("sne train needs a CONFIG file (see configs/)");
+  CommonOptions o = a.common;
+  if (o.config_files.empty()) o.config_files.push_back(a.run_dir + "/config.yaml");  // --resume alone
+  const config::Config cfg = resolve_config(o);
+  const Context ctx = start(cfg);
+  spdlog::info("runtime: {}", describe_runtime(ctx));
+  const auto report = run_training(cfg, a.run_dir, a.resume, ctx);
   std::printf("%s: %lld epochs, %lld steps%s; best: %s\n", a.run_dir.c_str(),
               static_cast<long long>(report.epochs_done), static_cast<long long>(report.steps),
               report.early_stopped ? " (early stop)" : "", report.best.dump().c_str());
@@ -72,8 +82,15 @@ struct EvalArgs {
   bool overwrite = false;
 };
 
-void eval_command(const EvalArgs& a) {
-  const Context ctx = start(resolve_config(a.common));
+}  // namespace
+
+Json evaluate_and_print(const std::string& checkpoint, const std::string& zoo, const std::string& split_name,
+                        int64_t invariance_samples, const Context& ctx) {
+  EvalArgs a;
+  a.checkpoint = checkpoint;
+  a.zoo = zoo;
+  a.split = split_name;
+  a.invariance_samples = invariance_samples;
   auto m = train::load_model(a.checkpoint, ctx);
   const std::string zoo_path = a.zoo.empty() ? m.config.zoo.path : a.zoo;
   const std::string split = a.split.empty() ? m.config.task.test_split : a.split;
@@ -103,6 +120,14 @@ void eval_command(const EvalArgs& a) {
               format_number(metrics.r2).c_str(), "Kendall tau-b", format_number(metrics.kendall_tau).c_str(),
               "Spearman rho", format_number(metrics.spearman_rho).c_str(), "invariance error",
               format_number(p.invariance_error).c_str(), "mean-predictor MSE", format_number(mean_pred.mse).c_str());
+  return j;
+}
+
+namespace {
+
+void eval_command(const EvalArgs& a) {
+  const Context ctx = start(resolve_config(a.common));
+  const Json j = evaluate_and_print(a.checkpoint, a.zoo, a.split, a.invariance_samples, ctx);
   if (!a.json_out.empty()) {
     std::ofstream f(a.json_out);
     f << j.dump(2) << "\n";

@@ -16,6 +16,8 @@ struct RunSettings {
   int64_t seed;           ///< master seed (>= 0)
   std::string device;     ///< "cpu" | "cuda" | "auto"
   std::string log_level;  ///< "trace" | "debug" | "info" | "warn" | "error" | "off"
+  std::string dir;        ///< run directory of `sne run` (config, metrics, checkpoints)
+  bool train;             ///< `sne run`: train (or resume) and evaluate after preparing the zoo
 };
 
 struct ReaderSettings {

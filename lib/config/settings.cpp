@@ -16,6 +16,10 @@ const std::vector<Setting>& table() {
            "auto", {"cpu", "cuda", "auto"}, "where tensors live; auto = cuda when available"),
     choice("run.log_level", [](Config& c) -> std::string& { return c.run.log_level; },
            "info", {"trace", "debug", "info", "warn", "error", "off"}, "logging verbosity"),
+    string("run.dir", [](Config& c) -> std::string& { return c.run.dir; },
+           "runs/default", non_empty(), "sne run: run directory (config.yaml, metrics.jsonl, checkpoints/)"),
+    boolean("run.train", [](Config& c) -> bool& { return c.run.train; },
+            true, "sne run: after preparing the zoo, train (or resume) and evaluate on the test split"),
 
     // zoo: the model zoo and how it is read.
     string("zoo.path", [](Config& c) -> std::string& { return c.zoo.path; },

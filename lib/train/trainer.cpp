@@ -35,6 +35,14 @@ zoo::StreamOptions stream_options(const config::Config& c, const std::string& sp
   return o;
 }
 
+// Metrics need pairs: a split used for validation or testing must hold at least two networks.
+void require_scorable(const zoo::ZooFile& z, const std::string& split, const std::string& key) {
+  const auto n = z.split(split).size();
+  if (n < 2)
+    throw DataError(z.path() + ": split '" + split + "' (" + key + ") holds " + std::to_string(n) +
+                    " network(s); scoring needs at least 2");
+}
+
 void require_property(const zoo::ZooFile& z, const std::string& property) {
   if (!z.has_property(property))
     throw DataError(z.path() + ": the zoo has no property '" + property + "' (task.property); it has: " +
@@ -111,6 +119,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   const fs::path run(rq.run_dir), last = run / "checkpoints" / "last", best_dir = run / "checkpoints" / "best";
   auto z = zoo::ZooFile::open(c.zoo.path);
   require_property(*z, c.task.property);
+  require_scorable(*z, c.task.validation_split, "task.validation_split");
   const at::Device dev = device_of(ctx);
   const std::string config_yaml = config::to_yaml(c);
   const bool lower_is_better = c.task.loss == "mse";
@@ -297,6 +306,7 @@ LoadedModel load_model(const std::string& dir, const Context& ctx) {
 Predictions predict(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const std::string& split,
                     const Context& ctx, int64_t invariance_samples, uint64_t seed) {
   require_property(*z, m.config.task.property);
+  if (!split.empty()) require_scorable(*z, split, "the evaluated split");
   return predict_split(m.model, m.config, z, split, m.values, m.targets, ctx, invariance_samples, seed);
 }
 

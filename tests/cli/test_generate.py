@@ -101,19 +101,24 @@ class GenerateTest(unittest.TestCase):
         out = os.path.join(self.dir, "demo.h5")
         cfg = os.path.join(self.dir, "demo.yaml")
         with open(cfg, "w") as f:
-            f.write(f"zoo:\n  path: {out}\n  generator: sine\ngenerate:\n  sine:\n    count: 6\n"
-                    f"    max_steps: 50\n    batch: 6\n")
+            f.write(f"run: {{dir: {self.dir}/run, train: true}}\n"
+                    f"zoo:\n  path: {out}\n  generator: sine\n  reader: {{batch_size: 4}}\n"
+                    f"generate:\n  sine:\n    count: 10\n    max_steps: 50\n    batch: 10\n"
+                    f"encoder: {{dim: 16}}\npredictor: {{hidden: 16}}\ntrain: {{epochs: 2}}\n")
         first = sne("run", cfg)
         self.assertEqual(first.returncode, 0, first.stderr)
-        self.assertIn("6 networks", first.stdout)
+        self.assertIn("10 networks", first.stdout)
+        self.assertIn("mean-predictor MSE", first.stdout)
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "run/checkpoints/best/model.pt")))
         self.assertIn("valid", first.stdout)
         self.assertIn("frequency", first.stdout)
         second = sne("run", cfg)
         self.assertEqual(second.returncode, 0, second.stderr)
         self.assertIn("complete, reusing it", second.stderr)
+        self.assertIn("training finished earlier, reusing it", second.stderr)
         missing = os.path.join(self.dir, "missing.yaml")
         with open(missing, "w") as f:
-            f.write(f"zoo:\n  path: {self.dir}/nothing.h5\n")
+            f.write(f"zoo:\n  path: {self.dir}/nothing.h5\nrun: {{train: false}}\n")
         self.assertFails(sne("run", missing), 3, "nothing.h5: no such file")
 
 
