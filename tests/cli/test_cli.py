@@ -12,7 +12,6 @@ Environment (ctest sets both): SNE_BINARY = path of the sne binary, SNE_SOURCE_D
 (for data-scripts/sne_zoo.py). Run by hand:
     SNE_BINARY=build/apps/sne SNE_SOURCE_DIR=. /usr/bin/python3 tests/cli/test_cli.py -v
 
-Tests marked `# FAILS NOW:` describe the intended behaviour that the current binary does not have yet.
 """
 import json
 import math
@@ -192,14 +191,10 @@ class TopLevelTest(SneTestCase):
 
     def test_no_subcommand(self):
         proc = self.sne()
-        # FAILS NOW: exit 2 and empty stdout hold, but CLI11 prints "A subcommand is required" without the
-        # `sne: error: ` prefix.
         self.assert_error(proc, 2, patterns=[r"(?i)subcommand"])
 
     def test_unknown_subcommand(self):
         proc = self.sne("bogus")
-        # FAILS NOW: exit 2 holds, but the message is CLI11's "A subcommand is required" (no `sne: error: `
-        # prefix) and does not name 'bogus'.
         self.assert_error(proc, 2, names=["bogus"])
 
     def test_zoo_info_help_mentions_json(self):
@@ -236,7 +231,7 @@ class ConfigTest(SneTestCase):
     def test_show_embedded_default(self):
         proc = self.sne("config", "show")
         self.assert_ok(proc)
-        self.assertRegex(proc.stdout, re.compile(r"^\s+batch_size: 64\b", re.MULTILINE), proc.report)
+        self.assertRegex(proc.stdout, re.compile(r"^\s+batch_size: 32\b", re.MULTILINE), proc.report)
         self.assertEqual(yaml_value(proc.stdout, "device"), "auto", proc.report)
 
     def _precedence_run(self):
@@ -258,8 +253,6 @@ class ConfigTest(SneTestCase):
     def test_show_prints_numbers_as_written(self):
         proc = self._precedence_run()
         self.assert_ok(proc)
-        # FAILS NOW: `memory_budget_mb: 100` is printed as `1e+02` (core/strings.cpp format_number picks the
-        # shortest %g that round-trips); YAML 1.1 readers such as PyYAML read `1e+02` as a string.
         self.assertEqual(yaml_value(proc.stdout, "memory_budget_mb"), "100", proc.report)
 
     def test_show_output_is_a_valid_config(self):
@@ -296,8 +289,6 @@ class ConfigTest(SneTestCase):
 
     def test_missing_config_file(self):
         f = self.path("no_such_config.yaml")
-        # FAILS NOW: exit 2 holds and the file is named, but the message is CLI11's
-        # "config: File does not exist: FILE" without the `sne: error: ` prefix.
         self.assert_error(self.sne("config", "show", f), 2, names=[f])
 
     def test_set_without_equals(self):
@@ -357,8 +348,6 @@ class ValidZooTest(SneTestCase):
         proc = self.sne("zoo", "info", self.zoo)
         self.assert_ok(proc)
         line = next((l for l in proc.stdout.splitlines() if "test_accuracy" in l), "")
-        # FAILS NOW: zoo_check.cpp to_text casts the float64 stats to float before format_number, so
-        # max 0.59 prints as 0.5899999737739563 (the --json output has 0.59).
         self.assertRegex(line, r"max 0\.59\b(?!\d)", proc.report)
         self.assertRegex(line, r"min 0\.5\b(?!\d)", proc.report)
 
@@ -381,8 +370,6 @@ class ValidZooTest(SneTestCase):
 
     def test_info_json_counts_are_integers(self):
         doc, proc = self.info_json()
-        # FAILS NOW: the top-level count is written `"networks": 1e+01` (core/json.cpp dumps every number with
-        # format_number), a float for JSON parsers; strict consumers (serde u64, jq's tostring...) break.
         self.assertIsInstance(doc["networks"], int, proc.report)
         self.assertIsInstance(doc["format_version"], int, proc.report)
         for a in doc["architectures"]:
