@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-ctest --test-dir build --output-on-failure -j 2
+# One test at a time: each test process already uses every core (LibTorch/OpenMP), and two at once
+# oversubscribe the CPU, which OpenMP's spinning barriers turn into a many-fold slowdown.
+ctest --test-dir build --output-on-failure

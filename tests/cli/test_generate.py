@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(SOURCE_DIR, "data-scripts"))
 import sne_zoo  # noqa: E402
 
 SNE = os.environ.get("SNE_BINARY", "")
-FAST = ["--max-steps", "300", "--target-loss", "0", "--batch", "4", "--threads", "2"]  # every INR runs 300 steps
+FAST = ["--max-steps", "300", "--target-loss", "0", "--batch", "4", "--threads", "1"]  # every INR runs 300 steps
 
 
 def sne(*args, **kw):
