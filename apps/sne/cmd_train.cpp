@@ -99,17 +99,12 @@ Json evaluate_and_print(const std::string& checkpoint, const std::string& zoo, c
   const auto metrics = metrics::evaluate(p.predicted, p.truth);
   // The mean predictor (the training targets' mean) is the bar any model must clear.
   const auto mean_pred = metrics::evaluate(std::vector<double>(p.truth.size(), m.targets.loss == "mse" ? m.targets.mean : 0.5), p.truth);
-  Json j = Json::object();
+  Json j = metrics::to_json(metrics);
   j.set("checkpoint", a.checkpoint);
   j.set("zoo", zoo_path);
   j.set("split", split);
   j.set("property", m.config.task.property);
   j.set("networks", metrics.count);
-  j.set("mse", metrics.mse);
-  j.set("mae", metrics.mae);
-  j.set("r2", metrics.r2);
-  j.set("kendall_tau", metrics.kendall_tau);
-  j.set("spearman_rho", metrics.spearman_rho);
   j.set("invariance_error", p.invariance_error);
   j.set("invariance_samples", static_cast<long long>(a.invariance_samples));
   j.set("mean_predictor_mse", mean_pred.mse);

@@ -69,6 +69,17 @@ double spearman_rho(const std::vector<double>& x, const std::vector<double>& y) 
   return pearson(ranks(x), ranks(y));
 }
 
+Json to_json(const RegressionMetrics& m) {
+  Json j = Json::object();
+  j.set("mse", m.mse);
+  j.set("mae", m.mae);
+  j.set("r2", m.r2);
+  j.set("kendall_tau", m.kendall_tau);
+  j.set("spearman_rho", m.spearman_rho);
+  j.set("count", m.count);
+  return j;
+}
+
 RegressionMetrics evaluate(const std::vector<double>& predicted, const std::vector<double>& truth) {
   check_pairs(predicted, truth);
   RegressionMetrics m;

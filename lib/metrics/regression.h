@@ -2,6 +2,8 @@
 // Metrics of predicted against true property values (all in the property's original units).
 #include <vector>
 
+#include "core/json.h"
+
 namespace sne::metrics {
 
 struct RegressionMetrics {
@@ -13,6 +15,9 @@ struct RegressionMetrics {
 
 /// Throws std::invalid_argument when the sizes differ or there are fewer than 2 pairs.
 RegressionMetrics evaluate(const std::vector<double>& predicted, const std::vector<double>& truth);
+
+/// {"mse", "mae", "r2", "kendall_tau", "spearman_rho", "count"}
+Json to_json(const RegressionMetrics& m);
 
 double kendall_tau_b(const std::vector<double>& x, const std::vector<double>& y);
 double spearman_rho(const std::vector<double>& x, const std::vector<double>& y);

@@ -95,17 +95,6 @@ Predictions predict_split(SNEModel& model, const config::Config& c, std::shared_
   return p;
 }
 
-Json metrics_json(const metrics::RegressionMetrics& m) {
-  Json j = Json::object();
-  j.set("mse", m.mse);
-  j.set("mae", m.mae);
-  j.set("r2", m.r2);
-  j.set("kendall_tau", m.kendall_tau);
-  j.set("spearman_rho", m.spearman_rho);
-  j.set("count", m.count);
-  return j;
-}
-
 std::string rng_text(const std::mt19937_64& rng) {
   std::ostringstream s;
   s << rng;
@@ -255,7 +244,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     record.set("step", static_cast<long long>(step));
     record.set("train_loss", loss_batches ? loss_sum / static_cast<double>(loss_batches) : NAN);
     record.set("train_invariance", loss_batches ? inv_sum / static_cast<double>(loss_batches) : NAN);
-    record.set("validation", metrics_json(m));
+    record.set("validation", metrics::to_json(m));
     record.set("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count());
     const double score = lower_is_better ? m.mse : m.kendall_tau;
     const bool improved = lower_is_better ? score < best : score > best;
