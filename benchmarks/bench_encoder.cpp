@@ -92,22 +92,28 @@ Rates measure(const zoo::ArchitectureSpec& spec, int64_t batch, int repeat, int6
   return r;
 }
 
-// Peak RSS (MiB) of a child process that runs one training step of `batch` CNNs with the given chunk budget.
-double peak_rss_mib(int64_t batch, int64_t budget, const Context& ctx) {
+// Peak RSS (MiB) of a fresh process (this binary, re-executed: forking after OpenMP has started would hang the
+// child) that runs one training step of `batch` CNNs with the given chunk budget.
+double peak_rss_mib(const char* self, int64_t batch, int64_t budget, int64_t threads) {
   const pid_t pid = fork();
   if (pid == 0) {
-    measure(small_cnn(), batch, 1, budget, ctx);
-    _exit(0);
+    const std::string b = std::to_string(batch), c = std::to_string(budget), t = std::to_string(threads);
+    execl(self, self, "--rss-child", b.c_str(), c.c_str(), t.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
   }
   int status = 0;
   struct rusage ru {};
   wait4(pid, &status, 0, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
+  return status == 0 ? static_cast<double>(ru.ru_maxrss) / 1024.0 : -1.0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--rss-child") {  // one measured training step (see peak_rss_mib)
+    measure(small_cnn(), std::stoll(argv[2]), 1, std::stoll(argv[3]), make_context("cpu", std::stoll(argv[4]), 0));
+    return 0;
+  }
   int64_t batch = 32, threads = 0;
   int repeat = 5;
   std::string device = "cpu";
@@ -137,6 +143,6 @@ int main(int argc, char** argv) {
   std::printf("\npeak RSS of one training step on %lld Small-CNN networks (%lld chunks), by chunk budget:\n",
               static_cast<long long>(batch), static_cast<long long>(batch * chunks));
   std::printf("%14s %12s\n", "chunk budget", "peak MiB");
-  for (int64_t budget : {0, 2048, 512, 128}) std::printf("%14s %12.0f\n", budget ? std::to_string(budget).c_str() : "all", peak_rss_mib(batch, budget, ctx));
+  for (int64_t budget : {0, 2048, 512, 128}) std::printf("%14s %12.0f\n", budget ? std::to_string(budget).c_str() : "all", peak_rss_mib(argv[0], batch, budget, threads));
   return 0;
 }
