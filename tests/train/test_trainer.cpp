@@ -5,7 +5,6 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "generators/sine_zoo.h"
 #include "train/trainer.h"
 #include "zoo/fixtures.h"
 
@@ -13,20 +12,6 @@ using namespace sne;
 namespace fs = std::filesystem;
 
 namespace {
-
-// One small sine zoo shared by the tests of this file (generated once, ~2 s).
-const std::string& sine_zoo() {
-  static test::TempDir dir;
-  static std::string path;
-  if (path.empty()) {
-    path = dir.file("sine.h5");
-    config::SineZooSettings r = config::defaults().generate.sine;
-    r.count = 40;
-    r.batch = 40;
-    generators::generate_sine_zoo(r, 0, path, make_context("cpu", 0, 0));
-  }
-  return path;
-}
 
 // A toy zoo with a strong signal: MLPs whose weights are N(0, s^2), property `scale` = s.
 const std::string& scale_zoo() {
@@ -54,7 +39,8 @@ const std::string& scale_zoo() {
 
 config::Config small_config() {
   config::Config c = config::defaults();
-  c.zoo.path = sine_zoo();
+  c.zoo.path = scale_zoo();
+  c.task.property = "scale";
   c.zoo.reader.batch_size = 8;
   c.encoder.dim = 16;
   c.encoder.chunk_size = 16;
@@ -86,8 +72,6 @@ bool same_weights(const std::string& a, const std::string& b) {
 TEST_CASE("training lowers the loss and writes a complete run directory") {
   test::TempDir run;
   config::Config c = small_config();
-  c.zoo.path = scale_zoo();
-  c.task.property = "scale";
   c.train.epochs = 15;
   c.train.invariance_weight = 0.0;
   train::TrainRequest rq{c, run.file("r"), false, nullptr, -1, {}, {}};
@@ -115,14 +99,14 @@ TEST_CASE("training lowers the loss and writes a complete run directory") {
 TEST_CASE("k steps, stop, resume, k more steps equals 2k steps") {
   test::TempDir run;
   const Context ctx = make_context("cpu", 0, 0);
-  config::Config c = small_config();  // 24 training INRs, batch 8: 3 steps per epoch, 6 in all
+  config::Config c = small_config();  // 32 training networks, batch 8: 4 steps per epoch, 8 in all
   train::TrainRequest straight{c, run.file("a"), false, nullptr, -1, {}, {}};
   train::train(straight, ctx);
-  train::TrainRequest part{c, run.file("b"), false, nullptr, 4, {}, {}};  // stops mid-epoch 2
+  train::TrainRequest part{c, run.file("b"), false, nullptr, 6, {}, {}};  // stops mid-epoch 2
   CHECK(train::train(part, ctx).interrupted);
   train::TrainRequest rest{c, run.file("b"), true, nullptr, -1, {}, {}};
   const auto report = train::train(rest, ctx);
-  CHECK(report.steps == 6);
+  CHECK(report.steps == 8);
   CHECK(same_weights(run.file("a/checkpoints/last"), run.file("b/checkpoints/last")));
   // The logs agree except for the wall-clock seconds.
   const auto strip = [](std::string l) { return l.substr(0, l.find("\"seconds\"")); };
@@ -138,7 +122,7 @@ TEST_CASE("bad requests are refused with the file and setting named") {
     c.task.property = "test_accuracy";
     train::TrainRequest rq{c, run.file("r"), false, nullptr, -1, {}, {}};
     CHECK_THROWS_WITH(train::train(rq, ctx), Catch::Contains("no property 'test_accuracy' (task.property)") &&
-                                                 Catch::Contains("frequency"));
+                                                 Catch::Contains("scale"));
   }
   SECTION("existing run, other settings, corrupt and foreign checkpoints") {
     train::TrainRequest rq{c, run.file("r"), false, nullptr, -1, {}, {}};
