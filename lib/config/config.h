@@ -76,6 +76,8 @@ struct TrainSettings {
   int64_t epochs;
   double lr, weight_decay, grad_clip;
   int64_t warmup_steps;
+  std::string lr_schedule;        ///< after warm-up: "cosine" decay to lr * final_lr_fraction, or "constant"
+  double final_lr_fraction;       ///< cosine: the last step's learning rate as a fraction of lr
   double invariance_weight;       ///< v of the logit-invariance term
   int64_t invariance_samples;     ///< sampled symmetry transforms per network per step
   int64_t early_stopping_patience;///< epochs without validation improvement before stopping; 0 = never

@@ -134,6 +134,13 @@ Check<double> at_least_number(double min) {
           }};
 }
 
+Check<double> between(double min, double max) {
+  return {"in [" + render(min) + ", " + render(max) + "]", [min, max](const double& v) {
+            return v >= min && v <= max ? std::string()
+                                        : "must be in [" + render(min) + ", " + render(max) + "], got " + render(v);
+          }};
+}
+
 Check<std::string> non_empty() {
   return {"non-empty", [](const std::string& v) { return v.empty() ? "must be non-empty" : std::string(); }};
 }

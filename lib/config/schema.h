@@ -29,6 +29,7 @@ struct Check {
 Check<int64_t> at_least(int64_t min);
 Check<double> greater_than(double min);
 Check<double> at_least_number(double min);
+Check<double> between(double min, double max);  ///< min <= v <= max
 Check<std::string> non_empty();
 template <class T>
 Check<T> unchecked() {

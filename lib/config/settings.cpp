@@ -100,6 +100,8 @@ const std::vector<Setting>& table() {
     number("train.weight_decay", [](Config& c) -> double& { return c.train.weight_decay; }, 0.0, at_least_number(0.0), "AdamW weight decay"),
     number("train.grad_clip", [](Config& c) -> double& { return c.train.grad_clip; }, 1.0, at_least_number(0.0), "gradient-norm clip (0 = off)"),
     integer("train.warmup_steps", [](Config& c) -> int64_t& { return c.train.warmup_steps; }, 50, at_least(0), "linear learning-rate warm-up"),
+    choice("train.lr_schedule", [](Config& c) -> std::string& { return c.train.lr_schedule; }, "cosine", {"cosine", "constant"}, "after warm-up: cosine decay over all epochs to lr * final_lr_fraction, or constant"),
+    number("train.final_lr_fraction", [](Config& c) -> double& { return c.train.final_lr_fraction; }, 0.01, between(0.0, 1.0), "cosine schedule: the last step's learning rate as a fraction of train.lr"),
     number("train.invariance_weight", [](Config& c) -> double& { return c.train.invariance_weight; }, 1.0, at_least_number(0.0), "v: weight of the logit-invariance term (0 = ablation)"),
     integer("train.invariance_samples", [](Config& c) -> int64_t& { return c.train.invariance_samples; }, 1, at_least(1), "symmetry transforms sampled per network per step"),
     integer("train.early_stopping_patience", [](Config& c) -> int64_t& { return c.train.early_stopping_patience; }, 0, at_least(0), "epochs without validation improvement before stopping (0 = never)"),

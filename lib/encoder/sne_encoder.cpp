@@ -7,6 +7,31 @@
 
 namespace sne::encoder {
 
+/// Stage 1 of one slice of chunks with activation checkpointing: forward keeps only the slice's [n, d] output;
+/// backward recomputes the slice with gradients on and back-propagates into the encoder's parameters. `anchor`
+/// (an empty tensor that requires grad) ties the node into the graph, since no other input requires grad.
+struct RecomputedChunks : torch::autograd::Function<RecomputedChunks> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& anchor,
+                               const torch::Tensor& values, const torch::Tensor& mask, const torch::Tensor& owner,
+                               const torch::Tensor& type_pe, const torch::Tensor& level_pe, SNEEncoderImpl* encoder) {
+    ctx->save_for_backward({values, mask, owner, type_pe, level_pe});
+    ctx->saved_data["encoder"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(encoder));  // outlives the graph
+    return encoder->encode_chunks(values, mask, owner, type_pe, level_pe);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    auto* encoder = reinterpret_cast<SNEEncoderImpl*>(static_cast<intptr_t>(ctx->saved_data["encoder"].toInt()));
+    const auto s = ctx->get_saved_variables();
+    torch::Tensor out;
+    {
+      torch::AutoGradMode on(true);
+      out = encoder->encode_chunks(s[0], s[1], s[2], s[3], s[4]);
+    }
+    torch::autograd::backward({out}, {grad[0]});
+    return torch::autograd::variable_list(7);  // no gradient for any input; the parameters got theirs above
+  }
+};
+
 torch::Tensor sinusoid(const torch::Tensor& positions, int64_t dim) {
   const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(positions.device());
   const torch::Tensor i = torch::arange(0, dim, 2, opts);
@@ -87,6 +112,16 @@ torch::Tensor SNEEncoderImpl::phi(std::vector<SAB>& blocks, torch::Tensor x, con
   return x;
 }
 
+torch::Tensor SNEEncoderImpl::encode_chunks(const torch::Tensor& values, const torch::Tensor& mask,
+                                            const torch::Tensor& owner, const torch::Tensor& type_pe,
+                                            const torch::Tensor& level_pe) {
+  torch::Tensor x = phi(phi1_, embed_values(values), mask);  // [n, c, d]
+  if (type_pe.defined()) x = x + type_pe.index_select(0, owner).unsqueeze(1);
+  if (level_pe.defined()) x = x + level_pe.index_select(0, owner).unsqueeze(1);
+  x = phi(phi2_, x, mask);
+  return gamma_chunk_->forward(x, mask);  // [n, d]
+}
+
 torch::Tensor SNEEncoderImpl::forward(const EncoderInput& in) {
   const int64_t d = o_.blocks.dim;
   const Chunks& ch = in.chunks;
@@ -95,19 +130,20 @@ torch::Tensor SNEEncoderImpl::forward(const EncoderInput& in) {
   const torch::Tensor level_pe = o_.level_encoding ? sinusoid(in.tensor_level, d) : torch::Tensor();
 
   // Stage 1: every chunk to a vector, in slices of at most chunk_budget chunks (chunks are independent).
+  // With a budget and gradients recorded, a slice's activations are recomputed in backward rather than kept,
+  // so the budget bounds training memory too.
   const int64_t slice = o_.chunk_budget > 0 ? o_.chunk_budget : std::max<int64_t>(total, 1);
+  const bool recompute = o_.chunk_budget > 0 && torch::GradMode::is_enabled();
+  const torch::Tensor anchor = recompute ? torch::empty({0}, torch::requires_grad()) : torch::Tensor();
   std::vector<torch::Tensor> parts;
   for (int64_t k0 = 0; k0 < total; k0 += slice) {
     const int64_t n = std::min(slice, total - k0);
-    const torch::Tensor mask = ch.mask.narrow(0, k0, n);
-    const torch::Tensor owner = ch.owner.narrow(0, k0, n);
-    torch::Tensor x = phi(phi1_, embed_values(ch.values.narrow(0, k0, n)), mask);  // [n, c, d]
-    if (type_pe.defined()) x = x + type_pe.index_select(0, owner).unsqueeze(1);
-    if (level_pe.defined()) x = x + level_pe.index_select(0, owner).unsqueeze(1);
-    x = phi(phi2_, x, mask);
-    parts.push_back(gamma_chunk_->forward(x, mask));  // [n, d]
+    const torch::Tensor values = ch.values.narrow(0, k0, n), mask = ch.mask.narrow(0, k0, n),
+                        owner = ch.owner.narrow(0, k0, n);
+    parts.push_back(recompute ? RecomputedChunks::apply(anchor, values, mask, owner, type_pe, level_pe, this)
+                              : encode_chunks(values, mask, owner, type_pe, level_pe));  // [n, d]
   }
-  const torch::Tensor chunk_vec = torch::cat(parts, 0);  // [total, d]
+  const torch::Tensor chunk_vec = parts.size() == 1 ? parts.front() : torch::cat(parts, 0);  // [total, d]
 
   if (!o_.hierarchy) {  // ablation: all chunks of a network form one set
     std::vector<int64_t> chunk_net;

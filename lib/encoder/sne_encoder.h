@@ -24,7 +24,8 @@ struct EncoderOptions {
   bool role_encoding = true;            ///< (ours) tells a layer's weight from its bias before they merge
   bool set_functions = true;            ///< ablation switch: false replaces every set-to-set map by the identity
   bool hierarchy = true;                ///< ablation switch: false pools all chunks of a network at once
-  int64_t chunk_budget = 0;             ///< chunks encoded per slice in stage 1 (0 = all); bounds activation memory
+  int64_t chunk_budget = 0;             ///< chunks encoded per slice in stage 1 (0 = all); bounds activation memory:
+                                        ///< when gradients are recorded each slice is recomputed in backward
 };
 
 class SNEEncoderImpl : public torch::nn::Module {
@@ -36,6 +37,10 @@ class SNEEncoderImpl : public torch::nn::Module {
 
  private:
   torch::Tensor embed_values(const torch::Tensor& values);  // [S, c] -> [S, c, d]
+  /// Stage 1 for a slice of chunks: [n, c] values -> [n, d]; the positional tensors are per tensor of the batch.
+  torch::Tensor encode_chunks(const torch::Tensor& values, const torch::Tensor& mask, const torch::Tensor& owner,
+                              const torch::Tensor& type_pe, const torch::Tensor& level_pe);
+  friend struct RecomputedChunks;
   torch::Tensor phi(std::vector<SAB>& blocks, torch::Tensor x, const torch::Tensor& mask);
 
   EncoderOptions o_;

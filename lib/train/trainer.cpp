@@ -13,6 +13,7 @@
 #include "metrics/regression.h"
 #include "train/batch.h"
 #include "train/checkpoint.h"
+#include "train/schedule.h"
 #include "zoo/zoo_stream.h"
 
 namespace sne::train {
@@ -194,7 +195,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     for (int64_t k = 0; k < batch_in_epoch; ++k) stream.next(b);  // resumed mid-epoch: skip what is trained
     model->train();
     while (stream.next(b)) {
-      const double lr = c.train.lr * std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(std::max<int64_t>(c.train.warmup_steps, 1)));
+      const double lr = learning_rate(c.train, step, c.train.epochs * batches);
       for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
       PreparedBatch pb;
       const int64_t samples = c.train.invariance_weight > 0 ? c.train.invariance_samples : 0;

@@ -165,6 +165,8 @@ TEST_CASE("values outside their range are rejected", "[config]") {
   CHECK(problem("zoo.reader.memory_budget_mb: -0.5\n") ==
         "f.yaml:1: zoo.reader.memory_budget_mb: must be > 0, got -0.5");
   CHECK(problem("zoo.path: ''\n") == "f.yaml:1: zoo.path: must be non-empty");
+  CHECK(problem("train:\n  final_lr_fraction: 1.5\n") ==
+        "f.yaml:2: train.final_lr_fraction: must be in [0, 1], got 1.5");
 }
 
 TEST_CASE("a value that is not one of the choices lists them", "[config]") {

@@ -69,6 +69,38 @@ TEST_CASE("the chunk budget bounds memory without changing the result") {
   CHECK(close(sliced->forward(nets.input(4)), all->forward(nets.input(4))));
 }
 
+TEST_CASE("under a chunk budget, training recomputes the slices and gets the same gradients") {
+  torch::manual_seed(3);
+  Nets nets;
+  for (int i = 0; i < 3; ++i) nets.add(test::cnn_spec(), 1.0f);
+  nets.add(test::mlp_spec("mlp", 2, 4, 1), 1.0f);
+  EncoderOptions o = small(4);
+  SNEEncoder all(o);
+  o.chunk_budget = 5;
+  SNEEncoder sliced(o);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : sliced->named_parameters()) p.value().copy_(all->named_parameters()[p.key()]);
+  }
+  const EncoderInput in = nets.input(4);
+  REQUIRE(in.chunks.values.size(0) > 4 * 5);  // several slices
+  const torch::Tensor w = torch::randn({4, 16});
+  const torch::Tensor za = all->forward(in), zs = sliced->forward(in);
+  CHECK(zs.requires_grad());
+  CHECK(close(za, zs));
+  (za * w).sum().backward();
+  (zs * w).sum().backward();
+  int64_t compared = 0;
+  for (auto& p : sliced->named_parameters()) {
+    const torch::Tensor ga = all->named_parameters()[p.key()].grad();
+    REQUIRE(ga.defined());
+    REQUIRE(p.value().grad().defined());
+    CHECK(close(p.value().grad(), ga, 1e-4));
+    compared += ga.abs().sum().item<double>() > 0;
+  }
+  CHECK(compared > 20);  // stage-1 parameters (phi1, phi2, gamma_chunk, value_proj) among them
+}
+
 TEST_CASE("permuting hidden units leaves the code unchanged when chunks hold whole neuron rows") {
   torch::manual_seed(2);
   Nets nets;

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "train/schedule.h"
 #include "train/trainer.h"
 #include "zoo/fixtures.h"
 
@@ -74,6 +75,7 @@ TEST_CASE("training lowers the loss and writes a complete run directory") {
   config::Config c = small_config();
   c.train.epochs = 15;
   c.train.invariance_weight = 0.0;
+  c.train.lr_schedule = "constant";  // 15 short epochs: a decaying rate would blur what this test measures
   train::TrainRequest rq{c, run.file("r"), false, nullptr, -1, {}, {}};
   const auto report = train::train(rq, make_context("cpu", 0, 0));
   CHECK(report.epochs_done == 15);
@@ -140,4 +142,27 @@ TEST_CASE("bad requests are refused with the file and setting named") {
     CHECK_THROWS_WITH(train::load_model(last, ctx), Catch::Contains("checkpoint format 99"));
     CHECK_THROWS_WITH(train::load_model(run.file("nothing"), ctx), Catch::Contains("not a checkpoint directory"));
   }
+}
+
+TEST_CASE("the learning-rate schedule warms up, then decays along a cosine to its floor") {
+  config::TrainSettings t = config::defaults().train;
+  t.lr = 1e-3;
+  t.warmup_steps = 10;
+  t.final_lr_fraction = 0.01;
+  t.lr_schedule = "cosine";
+  CHECK(train::learning_rate(t, 0, 110) == Approx(1e-4));
+  CHECK(train::learning_rate(t, 9, 110) == Approx(1e-3));
+  CHECK(train::learning_rate(t, 10, 110) == Approx(1e-3));
+  CHECK(train::learning_rate(t, 109, 110) == Approx(1e-5));      // the last step sits on the floor
+  CHECK(train::learning_rate(t, 10 + 99 / 2, 110) == Approx(0.5 * (1e-3 + 1e-5)).epsilon(0.02));
+  double previous = 1.0;
+  for (int64_t s = 10; s < 110; ++s) {  // monotone after warm-up
+    const double lr = train::learning_rate(t, s, 110);
+    CHECK(lr <= previous);
+    previous = lr;
+  }
+  t.lr_schedule = "constant";
+  CHECK(train::learning_rate(t, 109, 110) == Approx(1e-3));
+  t.warmup_steps = 0;
+  CHECK(train::learning_rate(t, 0, 110) == Approx(1e-3));
 }
