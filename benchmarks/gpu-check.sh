@@ -26,15 +26,17 @@ export LD_LIBRARY_PATH="$bundle/runtime:$bundle/hdf5/lib:$bundle/usr/lib/x86_64-
 sne="$root/build-gpu/apps/sne"
 
 stamp "tests: build and run in the background"
-timeout $(( budget - 30 )) bash -c "cmake --build build-gpu -j 6 && ctest --test-dir build-gpu --output-on-failure -j 3" \
+timeout $(( budget - 30 )) bash -c "cmake --build build-gpu -j 4 && ctest --test-dir build-gpu --output-on-failure -j 3" \
   >"$out/ctest.log" 2>&1 &
 tests=$!
 
 stamp "benchmarks"
-build-gpu/benchmarks/bench_encoder --device "${SNE_DEVICE:-cuda}" --repeat 5 --threads 4 >"$out/bench_encoder.txt" 2>&1
+timeout 75 stdbuf -oL build-gpu/benchmarks/bench_encoder --device "${SNE_DEVICE:-cuda}" --repeat 5 --threads 4 \
+  >"$out/bench_encoder.txt" 2>&1
 echo "--- CPU baseline, same machine, 4 threads" >>"$out/bench_encoder.txt"
-timeout 60 build-gpu/benchmarks/bench_encoder --device cpu --repeat 2 --threads 4 >>"$out/bench_encoder.txt" 2>&1
-build-gpu/benchmarks/bench_sine_generate --device "${SNE_DEVICE:-cuda}" --inrs 512 --batches 1,64,512 --steps 50 >"$out/bench_sine.txt" 2>&1
+timeout 45 stdbuf -oL build-gpu/benchmarks/bench_encoder --device cpu --repeat 2 --threads 4 >>"$out/bench_encoder.txt" 2>&1
+timeout 45 stdbuf -oL build-gpu/benchmarks/bench_sine_generate --device "${SNE_DEVICE:-cuda}" --inrs 512 --batches 1,64,512 \
+  --steps 50 >"$out/bench_sine.txt" 2>&1
 
 base=configs/inr_frequency.yaml
 common=(--set "zoo.path=$zoo" --threads 1 --device "${SNE_DEVICE:-cuda}")
