@@ -14,9 +14,13 @@ for so in "$bundle"/runtime/*.so*; do
   [[ -e "$so" ]] || continue
   if ldconfig -p | grep -q " $(basename "$so") "; then rm -f "$so"; fi
 done
+# PyTorch ships fmt headers of its own; spdlog must see the fmt it was built with.
+mkdir -p "$bundle/fmt-first"
+ln -sfn "$bundle/usr/include/fmt" "$bundle/fmt-first/fmt"
 export LD_LIBRARY_PATH="$bundle/runtime:$bundle/hdf5/lib:$bundle/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_PREFIX_PATH="$torch_prefix;$bundle/usr" -DHDF5_ROOT="$bundle/hdf5" -DHDF5_USE_STATIC_LIBRARIES=OFF "$@"
+  -DCMAKE_PREFIX_PATH="$torch_prefix;$bundle/usr" -DHDF5_ROOT="$bundle/hdf5" -DHDF5_USE_STATIC_LIBRARIES=OFF \
+  -DSNE_FMT_INCLUDE_FIRST="$bundle/fmt-first" "$@"
 # SNE_TARGETS (space-separated) builds only those targets, e.g. SNE_TARGETS="sne bench_encoder".
 cmake --build "$build" -j "$(nproc)" ${SNE_TARGETS:+--target $SNE_TARGETS}
 echo "export LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
