@@ -35,11 +35,11 @@ void generate_sine(GenerateArgs& a) {
     if (!value.empty()) c.sets.push_back(key + "=" + value);
   if (!a.out.empty()) c.sets.push_back("zoo.path=" + a.out);
   const config::Config cfg = resolve_config(c);
+  const auto* stop = install_stop_handlers();  // before the runtime starts: CUDA initialisation takes seconds
   const Context ctx = start(cfg);
   const auto& r = cfg.generate.sine;
   spdlog::info("generating {} sine INRs into {} (seed {}, {} at once, {})", r.count, cfg.zoo.path, cfg.run.seed,
                r.batch, describe_runtime(ctx));
-  const auto* stop = install_stop_handlers();
   Progress progress("sine zoo", r.count, "INRs");
   const auto report = generators::generate_sine_zoo(
       r, cfg.run.seed, cfg.zoo.path, ctx, stop,

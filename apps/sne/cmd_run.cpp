@@ -41,6 +41,7 @@ void prepare_zoo(const config::Config& cfg, const Context& ctx) {
 
 void run(const CommonOptions& o) {
   const config::Config cfg = resolve_config(o, /*use_embedded_default=*/true);
+  install_stop_handlers();  // before the runtime starts: a stop requested during CUDA initialisation is honoured
   const Context ctx = start(cfg);
   spdlog::info("sne run: {} ({})", o.config_files.empty() ? "embedded default config" : o.config_files.back(),
                describe_runtime(ctx));

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 
 namespace sne::train {
 namespace fs = std::filesystem;
@@ -32,7 +33,7 @@ void save_checkpoint(const std::string& dir, torch::nn::Module& model, torch::op
   const fs::path tmp = final_dir.string() + ".tmp";
   const fs::path old = final_dir.string() + ".old";
   std::error_code ec;
-  fs::remove_all(tmp, ec);
+  remove_tree(tmp.string(), ec);
   fs::create_directories(tmp, ec);
   if (ec) throw IoError(tmp.string() + ": cannot create checkpoint directory (" + ec.message() + ")");
   try {
@@ -52,10 +53,10 @@ void save_checkpoint(const std::string& dir, torch::nn::Module& model, torch::op
   write_text(tmp / "state.json", manifest.dump(2) + "\n");
   write_text(tmp / "config.yaml", config_yaml);
   // Swap in: the previous checkpoint stays intact until the new one is complete under its final name.
-  fs::remove_all(old, ec);
+  remove_tree(old.string(), ec);
   if (fs::exists(final_dir)) fs::rename(final_dir, old);
   fs::rename(tmp, final_dir);
-  fs::remove_all(old, ec);
+  remove_tree(old.string(), ec);
 }
 
 LoadedCheckpoint read_checkpoint(const std::string& dir) {

@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "core/error.h"
+#include "core/files.h"
 
 using sne::config::Config;
 using sne::config::resolve;
@@ -138,7 +139,8 @@ TEST_CASE("read_source reads a file or says why it cannot", "[config]") {
   } catch (const sne::ConfigError& e) {
     CHECK(std::string(e.what()) == path + ":3: run.seed: expected an integer, got 'x'");
   }
-  std::filesystem::remove_all(dir);
+  std::error_code ec;
+  sne::remove_tree(dir.string(), ec);
 
   const std::string missing = (dir / "missing.yaml").string();
   try {

@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "core/files.h"
 #include "zoo/architecture.h"
 #include "zoo/zoo_writer.h"
 
@@ -23,7 +24,7 @@ struct TempDir {
   }
   ~TempDir() {
     std::error_code ec;
-    std::filesystem::remove_all(path, ec);
+    sne::remove_tree(path.string(), ec);
   }
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
