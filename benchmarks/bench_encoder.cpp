@@ -56,7 +56,7 @@ Rates measure(const zoo::ArchitectureSpec& spec, int64_t batch, int repeat, int6
   config::Config c = config::defaults();
   c.encoder.chunk_budget = chunk_budget;
   torch::manual_seed(0);
-  train::SNEModel model = train::make_model(c);
+  train::Model model = train::make_model(c);
   const at::Device dev = ctx.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
   model->to(dev);
   torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(1e-4));

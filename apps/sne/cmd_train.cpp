@@ -84,37 +84,41 @@ struct EvalArgs {
 
 }  // namespace
 
-Json evaluate_and_print(const std::string& checkpoint, const std::string& zoo, const std::string& split_name,
-                        int64_t invariance_samples, const Context& ctx) {
-  EvalArgs a;
-  a.checkpoint = checkpoint;
-  a.zoo = zoo;
-  a.split = split_name;
-  a.invariance_samples = invariance_samples;
-  auto m = train::load_model(a.checkpoint, ctx);
-  const std::string zoo_path = a.zoo.empty() ? m.config.zoo.path : a.zoo;
-  const std::string split = a.split.empty() ? m.config.task.test_split : a.split;
+Json evaluate_checkpoint(const std::string& checkpoint, const std::string& zoo, const std::string& split_name,
+                         int64_t invariance_samples, const Context& ctx) {
+  auto m = train::load_model(checkpoint, ctx);
+  const std::string zoo_path = zoo.empty() ? m.config.zoo.path : zoo;
+  const std::string split = split_name.empty() ? m.config.task.test_split : split_name;
   auto z = zoo::ZooFile::open(zoo_path);
-  const auto p = train::predict(m, z, split, ctx, a.invariance_samples, static_cast<uint64_t>(ctx.seed));
+  const auto p = train::predict(m, z, split, ctx, invariance_samples, static_cast<uint64_t>(ctx.seed));
   const auto metrics = metrics::evaluate(p.predicted, p.truth);
   // The mean predictor (the training targets' mean) is the bar any model must clear.
   const auto mean_pred = metrics::evaluate(std::vector<double>(p.truth.size(), m.targets.loss == "mse" ? m.targets.mean : 0.5), p.truth);
   Json j = metrics::to_json(metrics);
-  j.set("checkpoint", a.checkpoint);
+  j.set("checkpoint", checkpoint);
+  j.set("model", m.config.model);
+  j.set("parameters", static_cast<long long>(train::count_parameters(*m.model)));
   j.set("zoo", zoo_path);
   j.set("split", split);
   j.set("property", m.config.task.property);
   j.set("networks", metrics.count);
   j.set("invariance_error", p.invariance_error);
-  j.set("invariance_samples", static_cast<long long>(a.invariance_samples));
+  j.set("invariance_samples", static_cast<long long>(invariance_samples));
   j.set("mean_predictor_mse", mean_pred.mse);
-  std::printf("%s on %s [%s], %lld networks, property %s\n", a.checkpoint.c_str(), zoo_path.c_str(), split.c_str(),
-              metrics.count, m.config.task.property.c_str());
+  return j;
+}
+
+Json evaluate_and_print(const std::string& checkpoint, const std::string& zoo, const std::string& split_name,
+                        int64_t invariance_samples, const Context& ctx) {
+  const Json j = evaluate_checkpoint(checkpoint, zoo, split_name, invariance_samples, ctx);
+  const auto num = [&](const char* key) { return format_number(j.at(key).as_number()); };
+  std::printf("%s on %s [%s], %lld networks, property %s\n", checkpoint.c_str(), j.at("zoo").as_string().c_str(),
+              j.at("split").as_string().c_str(), static_cast<long long>(j.at("networks").as_int()),
+              j.at("property").as_string().c_str());
   std::printf("  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n",
-              "MSE", format_number(metrics.mse).c_str(), "MAE", format_number(metrics.mae).c_str(), "R2",
-              format_number(metrics.r2).c_str(), "Kendall tau-b", format_number(metrics.kendall_tau).c_str(),
-              "Spearman rho", format_number(metrics.spearman_rho).c_str(), "invariance error",
-              format_number(p.invariance_error).c_str(), "mean-predictor MSE", format_number(mean_pred.mse).c_str());
+              "MSE", num("mse").c_str(), "MAE", num("mae").c_str(), "R2", num("r2").c_str(), "Kendall tau-b",
+              num("kendall_tau").c_str(), "Spearman rho", num("spearman_rho").c_str(), "invariance error",
+              num("invariance_error").c_str(), "mean-predictor MSE", num("mean_predictor_mse").c_str());
   return j;
 }
 

@@ -12,6 +12,7 @@
 namespace sne::app {
 void add_run_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
+void add_compare_command(CLI::App& app);
 void add_config_commands(CLI::App& app);
 void add_zoo_commands(CLI::App& app);
 /// `zoo generate ...`, under the `zoo` subcommand.
@@ -19,6 +20,9 @@ void add_generate_commands(CLI::App& zoo);
 
 /// Trains (or resumes) with progress display; throws Interrupted after saving when a signal stops it.
 train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx);
+/// Metrics of a checkpoint on a zoo split as JSON ("" = the training defaults), with the model and its size.
+Json evaluate_checkpoint(const std::string& checkpoint, const std::string& zoo, const std::string& split,
+                         int64_t invariance_samples, const Context& ctx);
 /// Prints the metrics table of a checkpoint on a zoo split and returns them as JSON ("" = the training defaults).
 Json evaluate_and_print(const std::string& checkpoint, const std::string& zoo, const std::string& split,
                         int64_t invariance_samples, const Context& ctx);

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sne ") + sne::kVersion + " (LibTorch " + sne::torch_version() + ")");
   sne::app::add_run_command(app);
   sne::app::add_train_commands(app);
+  sne::app::add_compare_command(app);
   sne::app::add_config_commands(app);
   sne::app::add_zoo_commands(app);
   std::vector<std::string> command_names;

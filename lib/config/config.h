@@ -65,11 +65,17 @@ struct PredictorSettings {
   int64_t hidden, layers;
 };
 
+/// The baselines (lib/baselines): width and depth of their MLPs.
+struct BaselineSettings {
+  int64_t hidden, layers;
+};
+
 /// What is predicted and how it is scored.
 struct TaskSettings {
   std::string property;        ///< the zoo property to predict
   std::string loss;            ///< "mse" (on standardised targets) | "bce" (sigmoid output, targets in [0, 1])
   std::string train_split, validation_split, test_split;
+  double train_fraction;       ///< train on a seeded random subset of this fraction of train_split (data efficiency)
 };
 
 struct TrainSettings {
@@ -88,7 +94,9 @@ struct Config {
   RunSettings run;
   ZooSettings zoo;
   GenerateSettings generate;
+  std::string model;           ///< "sne" | "mlp" | "deepsets" | "statnn": what reads the weights
   EncoderSettings encoder;
+  BaselineSettings baseline;
   PredictorSettings predictor;
   TaskSettings task;
   TrainSettings train;

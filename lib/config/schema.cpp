@@ -141,6 +141,12 @@ Check<double> between(double min, double max) {
           }};
 }
 
+Check<double> fraction() {
+  return {"in (0, 1]", [](const double& v) {
+            return v > 0 && v <= 1 ? std::string() : "must be in (0, 1], got " + render(v);
+          }};
+}
+
 Check<std::string> non_empty() {
   return {"non-empty", [](const std::string& v) { return v.empty() ? "must be non-empty" : std::string(); }};
 }

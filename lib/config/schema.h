@@ -30,6 +30,7 @@ Check<int64_t> at_least(int64_t min);
 Check<double> greater_than(double min);
 Check<double> at_least_number(double min);
 Check<double> between(double min, double max);  ///< min <= v <= max
+Check<double> fraction();                       ///< 0 < v <= 1
 Check<std::string> non_empty();
 template <class T>
 Check<T> unchecked() {

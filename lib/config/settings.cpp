@@ -67,6 +67,9 @@ const std::vector<Setting>& table() {
     integer("generate.sine.batch", [](Config& c) -> int64_t& { return c.generate.sine.batch; },
             64, at_least(1), "INRs trained at once (on a CPU in groups of 8, one per thread)"),
 
+    // model: what reads the weights; the baselines share the trainer, the predictor and every command.
+    choice("model", [](Config& c) -> std::string& { return c.model; }, "sne", {"sne", "mlp", "deepsets", "statnn"}, "sne, or a baseline: mlp (flattened weights), deepsets (all weights as one set), statnn (per-tensor statistics)"),
+
     // encoder: the SNE encoder (sne-method.md sections 2-3; choices marked (ours) there are ours here too).
     integer("encoder.dim", [](Config& c) -> int64_t& { return c.encoder.dim; }, 32, at_least(2), "width h of every set block and of z"),
     integer("encoder.heads", [](Config& c) -> int64_t& { return c.encoder.heads; }, 4, at_least(1), "attention heads (divides dim)"),
@@ -83,6 +86,10 @@ const std::vector<Setting>& table() {
     boolean("encoder.set_functions", [](Config& c) -> bool& { return c.encoder.set_functions; }, true, "ablation: set-to-set maps (false: identity)"),
     boolean("encoder.hierarchy", [](Config& c) -> bool& { return c.encoder.hierarchy; }, true, "ablation: chunk->tensor->layer->network hierarchy (false: one set of chunks)"),
 
+    // baseline: the baselines' own MLPs (their code z has encoder.dim entries, like SNE's).
+    integer("baseline.hidden", [](Config& c) -> int64_t& { return c.baseline.hidden; }, 256, at_least(1), "width of the baselines' hidden layers"),
+    integer("baseline.layers", [](Config& c) -> int64_t& { return c.baseline.layers; }, 2, at_least(1), "hidden layers of each baseline MLP"),
+
     // predictor: the MLP on z.
     integer("predictor.hidden", [](Config& c) -> int64_t& { return c.predictor.hidden; }, 512, at_least(1), "width of the predictor's hidden layers"),
     integer("predictor.layers", [](Config& c) -> int64_t& { return c.predictor.layers; }, 2, at_least(0), "hidden layers of the predictor"),
@@ -93,6 +100,7 @@ const std::vector<Setting>& table() {
     string("task.train_split", [](Config& c) -> std::string& { return c.task.train_split; }, "train", non_empty(), "split to train on"),
     string("task.validation_split", [](Config& c) -> std::string& { return c.task.validation_split; }, "validation", non_empty(), "split for model selection"),
     string("task.test_split", [](Config& c) -> std::string& { return c.task.test_split; }, "test", non_empty(), "split reported by eval"),
+    number("task.train_fraction", [](Config& c) -> double& { return c.task.train_fraction; }, 1.0, fraction(), "train on a seeded random subset of this fraction of the training split"),
 
     // train: optimisation.
     integer("train.epochs", [](Config& c) -> int64_t& { return c.train.epochs; }, 50, at_least(1), "passes over the training split"),

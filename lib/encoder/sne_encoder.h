@@ -11,6 +11,7 @@
 
 #include "encoder/encoder_input.h"
 #include "encoder/set_blocks.h"
+#include "encoder/weight_encoder.h"
 
 namespace sne::encoder {
 
@@ -28,11 +29,12 @@ struct EncoderOptions {
                                         ///< when gradients are recorded each slice is recomputed in backward
 };
 
-class SNEEncoderImpl : public torch::nn::Module {
+class SNEEncoderImpl : public WeightEncoderImpl {
  public:
   explicit SNEEncoderImpl(const EncoderOptions& o);
   /// Returns z: [num_networks, dim].
-  torch::Tensor forward(const EncoderInput& in);
+  torch::Tensor forward(const EncoderInput& in) override;
+  int64_t dim() const override { return o_.blocks.dim; }
   const EncoderOptions& options() const { return o_; }
 
  private:

@@ -12,6 +12,7 @@ int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const 
                    const std::string& out_path, bool overwrite, const Context& ctx,
                    const std::function<void(int64_t, int64_t)>& progress) {
   torch::NoGradGuard no_grad;
+  require_readable(m.config, m.shape, *z, split);
   m.model->eval();
   zoo::StreamOptions o;
   o.split = split;

@@ -2,6 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <set>
+
+#include "baselines/baselines.h"
+#include "core/error.h"
+#include "core/strings.h"
+
 namespace sne::train {
 
 encoder::EncoderOptions encoder_options(const config::EncoderSettings& s) {
@@ -23,25 +30,102 @@ encoder::EncoderOptions encoder_options(const config::EncoderSettings& s) {
   return o;
 }
 
-SNEModelImpl::SNEModelImpl(const encoder::EncoderOptions& enc, int64_t hidden, int64_t layers) {
-  encoder_ = register_module("encoder", encoder::SNEEncoder(enc));
-  predictor_ = torch::nn::Sequential();
-  int64_t width = enc.blocks.dim;
-  for (int64_t k = 0; k < layers; ++k) {
-    predictor_->push_back(torch::nn::Linear(width, hidden));
-    predictor_->push_back(torch::nn::GELU());
-    width = hidden;
-  }
-  predictor_->push_back(torch::nn::Linear(width, 1));
-  register_module("predictor", predictor_);
+Json ModelShape::to_json() const {
+  Json j = Json::object();
+  j.set("num_params", static_cast<long long>(num_params));
+  j.set("max_tensors", static_cast<long long>(max_tensors));
+  return j;
 }
 
-torch::Tensor SNEModelImpl::forward(const encoder::EncoderInput& in) {
+ModelShape ModelShape::from_json(const Json* j) {
+  ModelShape s;
+  if (!j) return s;
+  s.num_params = j->at("num_params").as_int();
+  s.max_tensors = j->at("max_tensors").as_int();
+  return s;
+}
+
+namespace {
+// The architectures (indices) of the networks of `split` ("" = all).
+std::set<int32_t> architectures_in(const zoo::ZooFile& z, const std::string& split) {
+  const auto& arch = z.network_architecture();
+  std::set<int32_t> out;
+  if (split.empty()) {
+    out.insert(arch.begin(), arch.end());
+  } else {
+    for (int64_t i : z.split(split)) out.insert(arch.at(static_cast<std::size_t>(i)));
+  }
+  return out;
+}
+
+std::string where(const zoo::ZooFile& z, const std::string& split) {
+  return z.path() + (split.empty() ? std::string() : " (split '" + split + "')");
+}
+
+int64_t num_tensors(const zoo::ArchitectureSpec& a) {
+  int64_t n = 0;
+  for (const auto& l : a.layers) n += static_cast<int64_t>(l.tensors.size());
+  return n;
+}
+}  // namespace
+
+ModelShape model_shape(const config::Config& c, const zoo::ZooFile& z, const std::string& split) {
+  ModelShape s;
+  const auto archs = architectures_in(z, split);
+  if (c.model == "mlp") {
+    if (archs.size() != 1) {
+      std::vector<std::string> names;
+      for (int32_t a : archs) names.push_back(z.architectures()[static_cast<std::size_t>(a)].name);
+      throw DataError(where(z, split) + ": the mlp baseline reads networks of one architecture; this holds " +
+                      std::to_string(archs.size()) + " (" + join(names) +
+                      "). Use model: sne, deepsets or statnn for a mixed zoo");
+    }
+    s.num_params = z.architectures()[static_cast<std::size_t>(*archs.begin())].num_params();
+  } else if (c.model == "statnn") {
+    for (int32_t a : archs) s.max_tensors = std::max(s.max_tensors, num_tensors(z.architectures()[static_cast<std::size_t>(a)]));
+  }
+  return s;
+}
+
+void require_readable(const config::Config& c, const ModelShape& shape, const zoo::ZooFile& z,
+                      const std::string& split) {
+  for (int32_t a : architectures_in(z, split)) {
+    const auto& spec = z.architectures()[static_cast<std::size_t>(a)];
+    if (c.model == "mlp" && spec.num_params() != shape.num_params)
+      throw DataError(where(z, split) + ": architecture '" + spec.name + "' has " +
+                      std::to_string(spec.num_params()) + " parameters, but this mlp model reads networks of " +
+                      std::to_string(shape.num_params));
+    if (c.model == "statnn" && num_tensors(spec) > shape.max_tensors)
+      throw DataError(where(z, split) + ": architecture '" + spec.name + "' has " +
+                      std::to_string(num_tensors(spec)) + " parameter tensors, but this statnn model reads at most " +
+                      std::to_string(shape.max_tensors));
+  }
+}
+
+ModelImpl::ModelImpl(std::shared_ptr<encoder::WeightEncoderImpl> enc, int64_t hidden, int64_t layers) {
+  encoder_ = register_module("encoder", std::move(enc));
+  predictor_ = register_module("predictor", baselines::mlp(encoder_->dim(), hidden, layers, 1));
+}
+
+torch::Tensor ModelImpl::forward(const encoder::EncoderInput& in) {
   return predictor_->forward(encoder_->forward(in)).squeeze(1);
 }
 
-SNEModel make_model(const config::Config& c) {
-  return SNEModel(encoder_options(c.encoder), c.predictor.hidden, c.predictor.layers);
+Model make_model(const config::Config& c, const ModelShape& shape) {
+  std::shared_ptr<encoder::WeightEncoderImpl> enc;
+  const auto& b = c.baseline;
+  if (c.model == "sne") enc = std::make_shared<encoder::SNEEncoderImpl>(encoder_options(c.encoder));
+  else if (c.model == "mlp") enc = std::make_shared<baselines::FlatMLPImpl>(shape.num_params, b.hidden, b.layers, c.encoder.dim);
+  else if (c.model == "deepsets") enc = std::make_shared<baselines::DeepSetsImpl>(b.hidden, b.layers, c.encoder.dim);
+  else if (c.model == "statnn") enc = std::make_shared<baselines::StatNNImpl>(shape.max_tensors, b.hidden, b.layers, c.encoder.dim);
+  else throw ConfigError("model: unknown model '" + c.model + "'");
+  return Model(std::move(enc), c.predictor.hidden, c.predictor.layers);
+}
+
+int64_t count_parameters(const torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
 }
 
 }  // namespace sne::train

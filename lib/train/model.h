@@ -1,30 +1,58 @@
 #pragma once
-// The trained model: the SNE encoder and the predictor MLP on its code z.
+// The trained model: a weight encoder (SNE, or one of the baselines in lib/baselines) and the predictor MLP
+// on its code z. `model` in the config picks the encoder; everything else (trainer, checkpoints, eval,
+// encode) is the same for all of them.
 #include <torch/nn/module.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/pimpl.h>
 
+#include <memory>
+#include <string>
+
 #include "config/config.h"
+#include "core/json.h"
 #include "encoder/sne_encoder.h"
+#include "encoder/weight_encoder.h"
+#include "zoo/zoo_file.h"
 
 namespace sne::train {
 
 encoder::EncoderOptions encoder_options(const config::EncoderSettings& s);
 
-class SNEModelImpl : public torch::nn::Module {
+/// What a model needs to know of the zoo beyond its config; fixed when training starts, kept in checkpoints.
+struct ModelShape {
+  int64_t num_params = 0;   ///< mlp: parameters of the one architecture it reads
+  int64_t max_tensors = 0;  ///< statnn: the most parameter tensors a network may have
+  Json to_json() const;
+  static ModelShape from_json(const Json* j);  ///< null (a checkpoint without it): the empty shape
+};
+
+/// The shape `c.model` needs for the networks of `split` in `zoo`. DataError when they cannot be read by it
+/// (the mlp baseline and more than one architecture).
+ModelShape model_shape(const config::Config& c, const zoo::ZooFile& zoo, const std::string& split);
+
+/// DataError naming the zoo and split when a model of this kind and shape cannot read its networks
+/// ("" = every network).
+void require_readable(const config::Config& c, const ModelShape& shape, const zoo::ZooFile& zoo,
+                      const std::string& split);
+
+class ModelImpl : public torch::nn::Module {
  public:
-  SNEModelImpl(const encoder::EncoderOptions& enc, int64_t predictor_hidden, int64_t predictor_layers);
+  ModelImpl(std::shared_ptr<encoder::WeightEncoderImpl> encoder, int64_t predictor_hidden, int64_t predictor_layers);
   /// The prediction on the model's scale (standardised target, or a logit for bce): [N].
   torch::Tensor forward(const encoder::EncoderInput& in);
   /// The network codes z: [N, dim].
   torch::Tensor encode(const encoder::EncoderInput& in) { return encoder_->forward(in); }
 
  private:
-  encoder::SNEEncoder encoder_{nullptr};
+  std::shared_ptr<encoder::WeightEncoderImpl> encoder_;
   torch::nn::Sequential predictor_{nullptr};
 };
-TORCH_MODULE(SNEModel);
+TORCH_MODULE(Model);
 
-SNEModel make_model(const config::Config& c);
+Model make_model(const config::Config& c, const ModelShape& shape = {});
+
+/// Trainable parameters of a module (for tables and logs).
+int64_t count_parameters(const torch::nn::Module& m);
 
 }  // namespace sne::train

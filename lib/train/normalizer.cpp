@@ -32,13 +32,16 @@ double Moments::stddev() const {
 }
 
 ValueNormalizer ValueNormalizer::fit(std::shared_ptr<const zoo::ZooFile> zoo, const std::string& split,
-                                     const std::string& mode, int64_t memory_budget_bytes) {
+                                     const std::string& mode, int64_t memory_budget_bytes,
+                                     double subset_fraction, uint64_t subset_seed) {
   ValueNormalizer n;
   n.mode_ = mode;
   if (mode == "none") return n;
   if (mode != "tensor") throw ConfigError("train.value_normalization: unknown mode '" + mode + "'");
   zoo::StreamOptions o;
   o.split = split;
+  o.subset_fraction = subset_fraction;  // the networks trained on, when training uses part of the split
+  o.subset_seed = subset_seed;
   o.batch_size = 256;
   o.memory_budget_bytes = memory_budget_bytes;
   zoo::ZooStream stream(zoo, o);

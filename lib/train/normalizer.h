@@ -24,7 +24,7 @@ class ValueNormalizer {
  public:
   /// mode "none" leaves values unchanged; "tensor" fits statistics on `split` of `zoo` (streamed).
   static ValueNormalizer fit(std::shared_ptr<const zoo::ZooFile> zoo, const std::string& split, const std::string& mode,
-                             int64_t memory_budget_bytes);
+                             int64_t memory_budget_bytes, double subset_fraction = 1.0, uint64_t subset_seed = 0);
   /// Standardises `params` (spec.num_params() floats) in place.
   void apply(const zoo::ArchitectureSpec& spec, float* params) const;
   Json to_json() const;

@@ -51,7 +51,7 @@ void require_property(const zoo::ZooFile& z, const std::string& property) {
 }
 
 // The model's outputs on one prepared batch, and optionally the mean invariance gap over `samples` transforms.
-std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(SNEModel& model, const zoo::NetworkBatch& b,
+std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, const zoo::NetworkBatch& b,
                                                                const zoo::ZooFile& z, const ValueNormalizer& values,
                                                                const TargetScaler& targets, int64_t chunk,
                                                                at::Device dev, int64_t samples, std::mt19937_64& rng,
@@ -67,7 +67,7 @@ std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(SNEModel& model,
   return {out, inv};
 }
 
-Predictions predict_split(SNEModel& model, const config::Config& c, std::shared_ptr<const zoo::ZooFile> z,
+Predictions predict_split(Model& model, const config::Config& c, std::shared_ptr<const zoo::ZooFile> z,
                           const std::string& split, const ValueNormalizer& values, const TargetScaler& targets,
                           const Context& ctx, int64_t samples, uint64_t seed) {
   torch::NoGradGuard no_grad;
@@ -114,8 +114,12 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   const std::string config_yaml = config::to_yaml(c);
   const bool lower_is_better = c.task.loss == "mse";
 
+  // The model's shape (input widths of the baselines) comes from the training split, or from the run resumed.
+  const ModelShape shape = rq.resume ? ModelShape::from_json(read_checkpoint(last.string()).state.find("model_shape"))
+                                     : model_shape(c, *z, c.task.train_split);
+  require_readable(c, shape, *z, c.task.validation_split);
   torch::manual_seed(c.run.seed);
-  SNEModel model = make_model(c);
+  Model model = make_model(c, shape);
   model->to(dev);
   torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(c.train.lr).weight_decay(c.train.weight_decay));
 
@@ -155,10 +159,12 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     std::error_code ec;
     fs::create_directories(run / "checkpoints", ec);
     if (ec) throw IoError(rq.run_dir + ": cannot create the run directory (" + ec.message() + ")");
-    values = ValueNormalizer::fit(z, c.task.train_split, c.train.value_normalization, budget_bytes(c));
+    values = ValueNormalizer::fit(z, c.task.train_split, c.train.value_normalization, budget_bytes(c),
+                                  c.task.train_fraction, static_cast<uint64_t>(c.run.seed));
     std::vector<double> y;
     const auto column = z->property(c.task.property);
-    for (int64_t i : z->split(c.task.train_split)) y.push_back(column.at(static_cast<std::size_t>(i)));
+    for (int64_t i : zoo::subset_of(z->split(c.task.train_split), c.task.train_fraction, static_cast<uint64_t>(c.run.seed)))
+      y.push_back(column.at(static_cast<std::size_t>(i)));
     targets = TargetScaler::fit(y, c.task.loss);
     std::ofstream(run / "config.yaml") << config_yaml;
   }
@@ -177,28 +183,41 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     s.set("rng", rng_text(rng));
     s.set("value_normalizer", values.to_json());
     s.set("target_scaler", targets.to_json());
+    s.set("model_shape", shape.to_json());
     s.set("property", c.task.property);
     s.set("zoo", c.zoo.path);
     return s;
   };
   const auto save = [&](const fs::path& where) { save_checkpoint(where.string(), *model, &opt, state_json(), config_yaml); };
 
-  zoo::ZooStream stream(z, stream_options(c, c.task.train_split, c.zoo.reader.shuffle));
+  zoo::StreamOptions train_options = stream_options(c, c.task.train_split, c.zoo.reader.shuffle);
+  train_options.subset_fraction = c.task.train_fraction;  // the data-efficiency knob; 1 = the whole split
+  train_options.subset_seed = static_cast<uint64_t>(c.run.seed);
+  zoo::ZooStream stream(z, train_options);
   const int64_t batches = (stream.size() + c.zoo.reader.batch_size - 1) / c.zoo.reader.batch_size;
   TrainReport report;
   const auto t_start = std::chrono::steady_clock::now();
   int64_t networks_seen = 0;
+  double step_seconds = 0;  // training steps only, for the throughput in the report
+  const auto finish = [&](TrainReport& r) {
+    r.train_seconds = step_seconds;
+    r.networks_trained = networks_seen;
+  };
   while (epoch < c.train.epochs) {
     const auto t_epoch = std::chrono::steady_clock::now();
     stream.start_epoch(epoch);
     zoo::NetworkBatch b;
     for (int64_t k = 0; k < batch_in_epoch; ++k) stream.next(b);  // resumed mid-epoch: skip what is trained
     model->train();
+    auto t_step = std::chrono::steady_clock::now();
     while (stream.next(b)) {
       const double lr = learning_rate(c.train, step, c.train.epochs * batches);
       for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
       PreparedBatch pb;
-      const int64_t samples = c.train.invariance_weight > 0 ? c.train.invariance_samples : 0;
+      // deepsets and statnn see each tensor's weights as a set: every symmetry of the spec leaves their output
+      // unchanged by construction, so the term would be zero at the cost of a second forward pass.
+      const bool invariant_by_construction = c.model == "deepsets" || c.model == "statnn";
+      const int64_t samples = c.train.invariance_weight > 0 && !invariant_by_construction ? c.train.invariance_samples : 0;
       auto [out, inv] = forward_with_invariance(model, b, *z, values, targets, c.encoder.chunk_size, dev, samples, rng, pb);
       const torch::Tensor task = c.task.loss == "mse" ? torch::mse_loss(out, pb.target)
                                                        : torch::binary_cross_entropy_with_logits(out, pb.target);
@@ -210,6 +229,9 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
       ++step;
       ++batch_in_epoch;
       networks_seen += b.size();
+      const auto t_now = std::chrono::steady_clock::now();
+      step_seconds += std::chrono::duration<double>(t_now - t_step).count();
+      t_step = t_now;
       loss_sum += task.item<double>();
       inv_sum += inv.item<double>();
       ++loss_batches;
@@ -233,6 +255,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
         report.steps = step;
         report.epochs_done = epoch;
         report.best = best_record;
+        finish(report);
         return report;
       }
     }
@@ -273,6 +296,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   report.epochs_done = epoch;
   report.steps = step;
   report.best = best_record;
+  finish(report);
   return report;
 }
 
@@ -284,7 +308,8 @@ LoadedModel load_model(const std::string& dir, const Context& ctx) {
   } catch (const ConfigError& e) {
     throw CheckpointError(dir + "/config.yaml: not a config this sne reads (" + std::string(e.what()) + ")");
   }
-  m.model = make_model(m.config);
+  m.shape = ModelShape::from_json(ck.state.find("model_shape"));
+  m.model = make_model(m.config, m.shape);
   load_weights(dir, *m.model, nullptr);
   m.model->to(device_of(ctx));
   m.values = ValueNormalizer::from_json(ck.state.at("value_normalizer"));
@@ -297,6 +322,7 @@ Predictions predict(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const
                     const Context& ctx, int64_t invariance_samples, uint64_t seed) {
   require_property(*z, m.config.task.property);
   if (!split.empty()) require_scorable(*z, split, "the evaluated split");
+  require_readable(m.config, m.shape, *z, split);
   return predict_split(m.model, m.config, z, split, m.values, m.targets, ctx, invariance_samples, seed);
 }
 

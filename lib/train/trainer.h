@@ -1,5 +1,5 @@
 #pragma once
-// One trainer for SNE (and, later, the baselines): epochs over a streamed training split, AdamW with linear
+// One trainer for SNE and the baselines (config `model`): epochs over a streamed training split, AdamW with linear
 // warm-up, gradient clipping, the logit-invariance term, validation every epoch, best-model selection, early
 // stopping, and a run directory that can always be resumed:
 //   RUN/config.yaml  RUN/metrics.jsonl  RUN/checkpoints/last/  RUN/checkpoints/best/
@@ -34,6 +34,8 @@ struct TrainReport {
   int64_t epochs_done = 0, steps = 0;
   bool interrupted = false, early_stopped = false;
   Json best;  ///< the best epoch's record
+  double train_seconds = 0;      ///< wall time of the training steps in this call (no validation, no resume)
+  int64_t networks_trained = 0;  ///< networks passed through training steps in this call
 };
 
 TrainReport train(const TrainRequest& request, const Context& ctx);
@@ -41,7 +43,8 @@ TrainReport train(const TrainRequest& request, const Context& ctx);
 /// A trained model with everything needed to apply it (from a checkpoint directory).
 struct LoadedModel {
   config::Config config;
-  SNEModel model{nullptr};
+  Model model{nullptr};
+  ModelShape shape;
   ValueNormalizer values;
   TargetScaler targets;
   Json state;

@@ -228,6 +228,8 @@ ZooStream::ZooStream(std::shared_ptr<const ZooFile> file, StreamOptions options)
     : file_(std::move(file)), options_(std::move(options)) {
   const std::string& path = file_->path();
   if (options_.batch_size < 1) throw std::invalid_argument("batch_size must be >= 1");
+  if (!(options_.subset_fraction > 0 && options_.subset_fraction <= 1))
+    throw std::invalid_argument("subset_fraction must be in (0, 1]");
   if (options_.memory_budget_bytes < 1) throw std::invalid_argument("memory_budget_bytes must be > 0");
   if (options_.num_shards < 1 || options_.shard_index < 0 || options_.shard_index >= options_.num_shards)
     throw std::invalid_argument("shard_index must be in [0, num_shards)");
@@ -258,6 +260,7 @@ ZooStream::ZooStream(std::shared_ptr<const ZooFile> file, StreamOptions options)
                                 [&](int64_t i) { return !keep[static_cast<std::size_t>(net_arch[static_cast<std::size_t>(i)])]; }),
                  chosen.end());
   }
+  if (options_.subset_fraction < 1.0) chosen = subset_of(chosen, options_.subset_fraction, options_.subset_seed);
   const auto total = static_cast<int64_t>(chosen.size());
   const int64_t lo = total * options_.shard_index / options_.num_shards;
   const int64_t hi = total * (options_.shard_index + 1) / options_.num_shards;
@@ -328,6 +331,25 @@ void ZooStream::start_epoch(int64_t epoch) { impl_->start(epoch); }
 bool ZooStream::next(NetworkBatch& batch) {
   if (impl_->order.empty()) impl_->start(0);  // first use: epoch 0
   return impl_->next(batch);
+}
+
+std::vector<int64_t> subset_of(const std::vector<int64_t>& ids, double fraction, uint64_t seed) {
+  if (ids.empty() || fraction >= 1.0) return ids;
+  const auto n = static_cast<int64_t>(ids.size());
+  const int64_t k = std::clamp<int64_t>(static_cast<int64_t>(std::llround(fraction * static_cast<double>(n))), 1, n);
+  // Each network gets a key from (seed, id) alone, so the subsets of growing fractions are nested.
+  const auto key = [seed](int64_t id) {
+    uint64_t z = seed + 0x9e3779b97f4a7c15ull * (static_cast<uint64_t>(id) + 1);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  std::vector<int64_t> order(ids);
+  std::nth_element(order.begin(), order.begin() + (k - 1), order.end(),
+                   [&](int64_t a, int64_t b) { return key(a) < key(b); });
+  order.resize(static_cast<std::size_t>(k));
+  std::sort(order.begin(), order.end());
+  return order;
 }
 
 }  // namespace sne::zoo

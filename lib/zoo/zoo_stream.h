@@ -24,9 +24,15 @@ struct StreamOptions {
   /// being filled and the caller's) come on top: 2 * batch_size * params * 4 bytes.
   int64_t memory_budget_bytes = int64_t{256} << 20;
   bool prefetch = true;                    ///< read on a background thread
+  double subset_fraction = 1.0;            ///< < 1: keep a random subset of this fraction of the selection, the
+  uint64_t subset_seed = 0;                ///< same every epoch, drawn with subset_seed (see subset_of)
   int64_t shard_index = 0;                 ///< this reader's contiguous share of the selection ...
   int64_t num_shards = 1;                  ///< ... out of num_shards (for array jobs and data parallelism)
 };
+
+/// A random subset of round(fraction * size) networks (at least 1) of `ids`, in ascending order; the subset
+/// depends only on (ids, fraction, seed), and a smaller fraction's subset is contained in a larger one's.
+std::vector<int64_t> subset_of(const std::vector<int64_t>& ids, double fraction, uint64_t seed);
 
 /// A batch of networks, possibly of different architectures.
 struct NetworkBatch {

@@ -1,5 +1,6 @@
 #include "torch_catch.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -8,6 +9,7 @@
 #include "train/schedule.h"
 #include "train/trainer.h"
 #include "zoo/fixtures.h"
+#include "zoo/zoo_stream.h"
 
 using namespace sne;
 namespace fs = std::filesystem;
@@ -165,4 +167,62 @@ TEST_CASE("the learning-rate schedule warms up, then decays along a cosine to it
   CHECK(train::learning_rate(t, 109, 110) == Approx(1e-3));
   t.warmup_steps = 0;
   CHECK(train::learning_rate(t, 0, 110) == Approx(1e-3));
+}
+
+TEST_CASE("every baseline trains in the same trainer and beats the mean predictor on the toy zoo") {
+  const Context ctx = make_context("cpu", 0, 0);
+  for (const std::string model : {"mlp", "deepsets", "statnn"}) {
+    INFO("model " << model);
+    test::TempDir run;
+    config::Config c = small_config();
+    c.model = model;
+    c.baseline.hidden = 32;
+    c.train.epochs = 40;
+    c.train.lr = 3e-3;
+    c.train.invariance_weight = 0.0;
+    const auto report = train::train({c, run.file("r"), false, nullptr, -1, {}, {}}, ctx);
+    const auto log = lines(run.file("r/metrics.jsonl"));
+    REQUIRE(log.size() == 40);
+    CHECK(Json::parse(log.back()).at("train_loss").as_number() < 0.5 * Json::parse(log.front()).at("train_loss").as_number());
+    // R2 > 0.5: the validation MSE is under half the mean predictor's.
+    CHECK(report.best.at("validation").at("r2").as_number() > 0.5);
+    auto m = train::load_model(run.file("r/checkpoints/best"), ctx);
+    CHECK(m.config.model == model);
+    const auto p = train::predict(m, zoo::ZooFile::open(c.zoo.path), "test", ctx);
+    CHECK(p.predicted.size() == 8);
+  }
+}
+
+TEST_CASE("a fraction of the training split: a fixed, nested subset") {
+  std::vector<int64_t> ids;
+  for (int64_t i = 0; i < 100; ++i) ids.push_back(3 * i);
+  const auto a = zoo::subset_of(ids, 0.25, 7), b = zoo::subset_of(ids, 0.5, 7);
+  CHECK(a.size() == 25);
+  CHECK(b.size() == 50);
+  CHECK(std::is_sorted(a.begin(), a.end()));
+  CHECK(std::includes(b.begin(), b.end(), a.begin(), a.end()));
+  CHECK(zoo::subset_of(ids, 0.25, 7) == a);
+  CHECK(zoo::subset_of(ids, 0.25, 8) != a);
+  CHECK(zoo::subset_of(ids, 0.001, 7).size() == 1);
+  CHECK(zoo::subset_of(ids, 1.0, 7) == ids);
+
+  test::TempDir run;
+  config::Config c = small_config();
+  c.train.epochs = 1;
+  c.task.train_fraction = 0.5;  // 32 training networks -> 16, two batches of 8
+  const auto report = train::train({c, run.file("r"), false, nullptr, -1, {}, {}}, make_context("cpu", 0, 0));
+  CHECK(report.steps == 2);
+}
+
+TEST_CASE("the mlp baseline refuses a zoo of several architectures, naming it") {
+  test::TempDir dir;
+  const std::string path = dir.file("mixed.h5");
+  test::write_zoo(path, 20, /*mixed=*/true);
+  config::Config c = small_config();
+  c.zoo.path = path;
+  c.task.property = "accuracy";
+  c.model = "mlp";
+  CHECK_THROWS_WITH(train::train({c, dir.file("r"), false, nullptr, -1, {}, {}}, make_context("cpu", 0, 0)),
+                    Catch::Contains(path + " (split 'train'): the mlp baseline reads networks of one architecture") &&
+                        Catch::Contains("mlp, tiny_cnn"));
 }

@@ -1,0 +1,18 @@
+#pragma once
+// What every weight reader is: a module mapping a packed batch of networks (any architectures) to one code
+// vector per network. SNE (sne_encoder.h) and the baselines (lib/baselines) implement it, so the trainer, the
+// checkpoints and the eval/encode commands serve them all alike.
+#include <torch/nn/module.h>
+
+#include "encoder/encoder_input.h"
+
+namespace sne::encoder {
+
+class WeightEncoderImpl : public torch::nn::Module {
+ public:
+  /// Codes z: [num_networks, dim()].
+  virtual torch::Tensor forward(const EncoderInput& in) = 0;
+  virtual int64_t dim() const = 0;
+};
+
+}  // namespace sne::encoder
