@@ -158,6 +158,54 @@ class TrainEvalEncodeTest(unittest.TestCase):
         r = sne("train", "--run-dir", run, "--resume", "--set", "train.epochs=1")
         self.assertIn(r.returncode, (0,), r.stderr)
 
+    def test_compare_trains_every_model_on_the_same_splits_and_reuses_finished_rows(self):
+        out = os.path.join(self.dir, "compare")
+        args = ["compare", self.config, "--models", "statnn,mlp", "--fractions", "0.5,1", "-o", out,
+                "--set", "train.epochs=2", "--threads", "2"]
+        r = sne(*args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [l for l in r.stdout.splitlines() if l.startswith("| statnn") or l.startswith("| mlp")]
+        self.assertEqual(len(rows), 4 + 2, r.stdout)  # 2 models x 2 fractions, then the data-efficiency rows
+        self.assertIn("Data efficiency", r.stdout)
+        with open(os.path.join(out, "compare.json")) as f:
+            table = json.load(f)
+        self.assertEqual([(t["model"], t["fraction"]) for t in table],
+                         [("statnn", 0.5), ("mlp", 0.5), ("statnn", 1), ("mlp", 1)])
+        for t in table:
+            self.assertEqual(t["networks"], 12)  # the same test split for all
+            self.assertEqual(t["epochs"], 2)
+            self.assertGreater(t["parameters"], 0)
+            self.assertGreater(t["train_networks_per_s"], 0)
+        with open(os.path.join(out, "statnn_f0.5", "metrics.jsonl")) as f:
+            first = json.loads(f.readline())
+        self.assertEqual(first["step"], 3)  # 24 training networks, half of them, batches of 8
+        with open(os.path.join(out, "compare.md")) as f:
+            self.assertEqual(f.read(), r.stdout)
+        again = sne(*args)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn("finished earlier", again.stderr)
+        self.assertEqual(again.stdout, r.stdout)
+
+    def test_compare_bad_requests(self):
+        out = os.path.join(self.dir, "bad_compare")
+        self.assertFails(sne("compare", self.config, "--models", "sne,mpl", "-o", out), 2,
+                         "unknown model 'mpl'", "did you mean 'mlp'")
+        self.assertFails(sne("compare", self.config, "--fractions", "0.5,2", "-o", out), 2,
+                         "--fractions", "'2'")
+        mixed = os.path.join(self.dir, "mixed.h5")
+        with sne_zoo.ZooWriter(mixed, {"kind": "manual", "name": "two architectures"}) as w:
+            a = w.add_architecture(MLP)
+            other = json.loads(json.dumps(MLP))
+            other["name"] = "mlp_2_8_1_copy"
+            b = w.add_architecture(other)
+            for i in range(20):
+                w.append(a if i % 2 else b, np.ones(33, np.float32) * i, properties={"scale": float(i)})
+            w.set_split("train", list(range(0, 12)))
+            w.set_split("validation", list(range(12, 16)))
+            w.set_split("test", list(range(16, 20)))
+        self.assertFails(sne("compare", self.config, "--models", "mlp", "-o", out, "--set", f"zoo.path={mixed}"), 3,
+                         "mlp baseline reads networks of one architecture", "mlp_2_8_1, mlp_2_8_1_copy")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
