@@ -75,9 +75,13 @@ class GenerateTest(unittest.TestCase):
         out = os.path.join(self.dir, "z.h5")
         cmd = [SNE, "zoo", "generate", "sine", "-o", out, "--count", "40", *FAST]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2.5)
+        # Signal once generation has started (the handlers are in place), however slow the machine is today.
+        first = proc.stderr.readline()
+        self.assertIn("generating", first)
+        time.sleep(2.0)
         proc.send_signal(signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)
+        stderr = first + stderr
         if proc.returncode == 0:
             self.skipTest("the machine finished 40 INRs before the interrupt; nothing to resume")
         self.assertEqual(proc.returncode, 128 + signal.SIGINT, stderr)

@@ -146,7 +146,11 @@ class TrainEvalEncodeTest(unittest.TestCase):
             f.write(text)
         proc = subprocess.Popen([SNE, "train", cfg, "--run-dir", run], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
-        time.sleep(4)
+        # Signal once an epoch is logged (steps are done), however slow the machine is today.
+        deadline = time.time() + 240
+        while not os.path.exists(os.path.join(run, "metrics.jsonl")) and time.time() < deadline:
+            self.assertIsNone(proc.poll(), "sne train ended before its first epoch")
+            time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
         self.assertEqual(proc.returncode, 128 + signal.SIGTERM, err)

@@ -14,7 +14,7 @@ TEST_CASE("a zoo written by sne is read identically by the Python reader") {
   const std::string path = dir.file("z.h5");
   test::write_zoo(path, 12);
   const std::string out = dir.file("dump.json");
-  const std::string cmd = std::string("/usr/bin/python3 ") + SNE_SOURCE_DIR + "/data-scripts/sne_zoo.py dump " +
+  const std::string cmd = std::string(SNE_PYTHON) + " " + SNE_SOURCE_DIR + "/data-scripts/sne_zoo.py dump " +
                           path + " > " + out;
   REQUIRE(std::system(cmd.c_str()) == 0);
   std::stringstream text;

@@ -1,5 +1,6 @@
-#include <catch2/catch.hpp>
+#include <hdf5.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 
 #include "core/error.h"
@@ -36,6 +37,20 @@ TEST_CASE("a written zoo reads back exactly") {
   CHECK(z->split("test").size() == 10);
   CHECK_THROWS_WITH(z->split("tset"), Catch::Contains("no split 'tset'") && Catch::Contains("did you mean 'test'"));
   CHECK_THROWS_WITH(z->property("acuracy"), Catch::Contains("did you mean 'accuracy'"));
+}
+
+TEST_CASE("closing a writer or a reader leaves no HDF5 object open") {
+  // A leaked id would keep the file open (and locked) after close: another open of it in the same process
+  // then depends on HDF5 recognising the file, which fails on some file systems.
+  test::TempDir dir;
+  const std::string path = dir.file("z.h5");
+  test::write_zoo(path, 30, true, 1024);
+  CHECK(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0);
+  {
+    auto z = zoo::ZooFile::open(path);
+    CHECK(z->num_networks() == 30);
+  }
+  CHECK(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) == 0);
 }
 
 TEST_CASE("appending to an existing zoo continues its numbering and columns") {
