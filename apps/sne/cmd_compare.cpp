@@ -94,9 +94,10 @@ Json run_one(const CompareArgs& a, const std::string& model, double fraction, co
   row.set("fraction", fraction);
   row.set("epochs", static_cast<long long>(epochs));
   row.set("train_seconds", seconds);
-  row.set("train_networks_per_s", report.train_seconds > 0
-                                      ? static_cast<double>(report.networks_trained) / report.train_seconds
-                                      : 0.0);
+  // Throughput of the training steps run by this call ("-" when a resumed run had none left to do).
+  row.set("train_networks_per_s", report.networks_trained > 0 && report.train_seconds > 0
+                                      ? Json(static_cast<double>(report.networks_trained) / report.train_seconds)
+                                      : Json());
   row.set("best_epoch", report.best.is_object() ? report.best.at("epoch") : Json());
   write_file(done, row.dump(2) + "\n");
   return row;
