@@ -2,6 +2,7 @@
 // data-efficiency curve (the metric against the fraction of the training split used).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -25,12 +26,6 @@ struct CompareArgs {
   std::string out;
   int64_t invariance_samples = 5;
 };
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
-}
 
 std::vector<std::string> split_list(const std::string& text) {
   std::vector<std::string> out;
@@ -115,12 +110,12 @@ void compare_command(const CompareArgs& a) {
   if (a.common.config_files.empty()) throw UsageError("sne compare needs a CONFIG file (see configs/)");
   const auto models = split_list(a.models);
   if (models.empty()) throw UsageError("--models: expected a comma-separated list of sne, mlp, deepsets, statnn");
+  const auto& known = config::model_names();
   for (const auto& m : models)
-    if (m != "sne" && m != "mlp" && m != "deepsets" && m != "statnn")
-    {
-      const std::string near = did_you_mean(m, {"sne", "mlp", "deepsets", "statnn"});
+    if (std::find(known.begin(), known.end(), m) == known.end()) {
+      const std::string near = did_you_mean(m, known);
       throw UsageError("--models: unknown model '" + m + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
-                       "; expected sne, mlp, deepsets or statnn");
+                       "; expected one of " + join(known));
     }
   const auto fractions = parse_fractions(a.fractions);
   const config::Config base = resolve_config(a.common);

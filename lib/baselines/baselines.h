@@ -32,6 +32,7 @@ class DeepSetsImpl : public encoder::WeightEncoderImpl {
   DeepSetsImpl(int64_t hidden, int64_t layers, int64_t dim);
   torch::Tensor forward(const encoder::EncoderInput& in) override;
   int64_t dim() const override { return dim_; }
+  bool invariant_by_construction() const override { return true; }  // a set per network
 
  private:
   int64_t hidden_, dim_;
@@ -44,6 +45,7 @@ class StatNNImpl : public encoder::WeightEncoderImpl {
   StatNNImpl(int64_t max_tensors, int64_t hidden, int64_t layers, int64_t dim);
   torch::Tensor forward(const encoder::EncoderInput& in) override;
   int64_t dim() const override { return dim_; }
+  bool invariant_by_construction() const override { return true; }  // statistics of each tensor's values
   int64_t max_tensors() const { return max_tensors_; }
   /// The statistics alone: [num_networks, max_tensors * kStats].
   torch::Tensor features(const encoder::EncoderInput& in) const;

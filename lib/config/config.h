@@ -111,6 +111,9 @@ struct SettingInfo {
   std::string help;
 };
 
+/// The values of `model`: "sne" and the baselines.
+const std::vector<std::string>& model_names();
+
 /// Every declared setting, in declaration order.
 const std::vector<SettingInfo>& settings();
 

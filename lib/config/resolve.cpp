@@ -84,11 +84,6 @@ class Resolver {
     return m.is_null() ? file : file + ":" + std::to_string(m.line + 1);
   }
 
-  static std::string trim(const std::string& s) {
-    const std::size_t b = s.find_first_not_of(" \t");
-    return b == std::string::npos ? "" : s.substr(b, s.find_last_not_of(" \t") - b + 1);
-  }
-
   // Applies each entry of a YAML map under `prefix` ("" or "zoo."). Entries from a file get their own
   // "FILE:LINE" origin; entries of an override's value share the override's origin.
   void apply_map(const std::string& prefix, const YAML::Node& map, const std::string& origin, File* file) {

@@ -2,6 +2,15 @@
 // Adding a setting = one entry here + one field in config.h (and, if users should see it, configs/default.yaml).
 #include "config/schema.h"
 
+namespace sne::config {
+
+const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names = {"sne", "mlp", "deepsets", "statnn"};
+  return names;
+}
+
+}  // namespace sne::config
+
 namespace sne::config::detail {
 
 const std::vector<Setting>& table() {
@@ -68,7 +77,7 @@ const std::vector<Setting>& table() {
             64, at_least(1), "INRs trained at once (on a CPU in groups of 8, one per thread)"),
 
     // model: what reads the weights; the baselines share the trainer, the predictor and every command.
-    choice("model", [](Config& c) -> std::string& { return c.model; }, "sne", {"sne", "mlp", "deepsets", "statnn"}, "sne, or a baseline: mlp (flattened weights), deepsets (all weights as one set), statnn (per-tensor statistics)"),
+    choice("model", [](Config& c) -> std::string& { return c.model; }, "sne", model_names(), "sne, or a baseline: mlp (flattened weights), deepsets (all weights as one set), statnn (per-tensor statistics)"),
 
     // encoder: the SNE encoder (sne-method.md sections 2-3; choices marked (ours) there are ours here too).
     integer("encoder.dim", [](Config& c) -> int64_t& { return c.encoder.dim; }, 32, at_least(2), "width h of every set block and of z"),

@@ -61,4 +61,9 @@ std::string format_number(double v) {
   return buf;
 }
 
+std::string trim(const std::string& s) {
+  const std::size_t b = s.find_first_not_of(" \t\r\n");
+  return b == std::string::npos ? "" : s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
 }  // namespace sne

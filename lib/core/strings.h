@@ -11,6 +11,9 @@ std::size_t edit_distance(const std::string& a, const std::string& b);
 /// The candidate closest to `word`, or "" when nothing is close enough to be a plausible typo.
 std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
+/// `s` without leading and trailing blanks (spaces, tabs, CR, LF).
+std::string trim(const std::string& s);
+
 /// "a, b, c"
 std::string join(const std::vector<std::string>& parts, const std::string& sep = ", ");
 

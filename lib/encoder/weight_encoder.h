@@ -13,6 +13,9 @@ class WeightEncoderImpl : public torch::nn::Module {
   /// Codes z: [num_networks, dim()].
   virtual torch::Tensor forward(const EncoderInput& in) = 0;
   virtual int64_t dim() const = 0;
+  /// True when every permutation within a parameter tensor (hence every symmetry a zoo spec can declare)
+  /// leaves the codes unchanged by construction; the trainer then skips the logit-invariance term.
+  virtual bool invariant_by_construction() const { return false; }
 };
 
 }  // namespace sne::encoder

@@ -43,6 +43,7 @@ class ModelImpl : public torch::nn::Module {
   torch::Tensor forward(const encoder::EncoderInput& in);
   /// The network codes z: [N, dim].
   torch::Tensor encode(const encoder::EncoderInput& in) { return encoder_->forward(in); }
+  bool invariant_by_construction() const { return encoder_->invariant_by_construction(); }
 
  private:
   std::shared_ptr<encoder::WeightEncoderImpl> encoder_;

@@ -114,8 +114,10 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   const std::string config_yaml = config::to_yaml(c);
   const bool lower_is_better = c.task.loss == "mse";
 
+  // A resumed run's checkpoint, read once: its model shape, settings and state.
+  const LoadedCheckpoint ck = rq.resume ? read_checkpoint(last.string()) : LoadedCheckpoint{};
   // The model's shape (input widths of the baselines) comes from the training split, or from the run resumed.
-  const ModelShape shape = rq.resume ? ModelShape::from_json(read_checkpoint(last.string()).state.find("model_shape"))
+  const ModelShape shape = rq.resume ? ModelShape::from_json(ck.state.find("model_shape"))
                                      : model_shape(c, *z, c.task.train_split);
   require_readable(c, shape, *z, c.task.validation_split);
   torch::manual_seed(c.run.seed);
@@ -133,7 +135,6 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   std::mt19937_64 rng(static_cast<uint64_t>(c.run.seed) ^ 0x1f2e3d4cull);
 
   if (rq.resume) {
-    const LoadedCheckpoint ck = read_checkpoint(last.string());
     config::Config saved = config::resolve({{(last / "config.yaml").string(), ck.config_yaml}}, {});
     saved.train.epochs = c.train.epochs;  // extending a run is allowed; anything else must match
     if (!(saved == c))
@@ -214,10 +215,9 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
       const double lr = learning_rate(c.train, step, c.train.epochs * batches);
       for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
       PreparedBatch pb;
-      // deepsets and statnn see each tensor's weights as a set: every symmetry of the spec leaves their output
-      // unchanged by construction, so the term would be zero at the cost of a second forward pass.
-      const bool invariant_by_construction = c.model == "deepsets" || c.model == "statnn";
-      const int64_t samples = c.train.invariance_weight > 0 && !invariant_by_construction ? c.train.invariance_samples : 0;
+      // A model invariant to every symmetry by construction would get a zero term for a second forward pass.
+      const int64_t samples =
+          c.train.invariance_weight > 0 && !model->invariant_by_construction() ? c.train.invariance_samples : 0;
       auto [out, inv] = forward_with_invariance(model, b, *z, values, targets, c.encoder.chunk_size, dev, samples, rng, pb);
       const torch::Tensor task = c.task.loss == "mse" ? torch::mse_loss(out, pb.target)
                                                        : torch::binary_cross_entropy_with_logits(out, pb.target);
