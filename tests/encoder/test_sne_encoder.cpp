@@ -39,6 +39,17 @@ struct Nets {
 
 bool close(const torch::Tensor& a, const torch::Tensor& b, double tol = 1e-5) { return torch::allclose(a, b, tol, tol); }
 
+// The same encoder without (budget 0) and with a chunk budget, sharing their initial weights.
+std::pair<SNEEncoder, SNEEncoder> unsliced_and_sliced(int64_t chunk, int64_t budget) {
+  EncoderOptions o = small(chunk);
+  SNEEncoder all(o);
+  o.chunk_budget = budget;
+  SNEEncoder sliced(o);
+  torch::NoGradGuard no_grad;
+  for (auto& p : sliced->named_parameters()) p.value().copy_(all->named_parameters()[p.key()]);
+  return {all, sliced};
+}
+
 }  // namespace
 
 TEST_CASE("one encoder reads a batch of mixed architectures, each network as if alone") {
@@ -60,12 +71,8 @@ TEST_CASE("the chunk budget bounds memory without changing the result") {
   torch::manual_seed(1);
   Nets nets;
   for (int i = 0; i < 4; ++i) nets.add(test::cnn_spec(), 1.0f);
-  EncoderOptions o = small(4);
-  SNEEncoder all(o);
-  o.chunk_budget = 3;
-  SNEEncoder sliced(o);
+  auto [all, sliced] = unsliced_and_sliced(4, 3);
   torch::NoGradGuard no_grad;
-  for (auto& p : sliced->named_parameters()) p.value().copy_(all->named_parameters()[p.key()]);
   CHECK(close(sliced->forward(nets.input(4)), all->forward(nets.input(4))));
 }
 
@@ -74,14 +81,7 @@ TEST_CASE("under a chunk budget, training recomputes the slices and gets the sam
   Nets nets;
   for (int i = 0; i < 3; ++i) nets.add(test::cnn_spec(), 1.0f);
   nets.add(test::mlp_spec("mlp", 2, 4, 1), 1.0f);
-  EncoderOptions o = small(4);
-  SNEEncoder all(o);
-  o.chunk_budget = 5;
-  SNEEncoder sliced(o);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : sliced->named_parameters()) p.value().copy_(all->named_parameters()[p.key()]);
-  }
+  auto [all, sliced] = unsliced_and_sliced(4, 5);
   const EncoderInput in = nets.input(4);
   REQUIRE(in.chunks.values.size(0) > 4 * 5);  // several slices
   const torch::Tensor w = torch::randn({4, 16});
