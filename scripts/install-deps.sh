@@ -6,9 +6,12 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libcli11-dev libyaml-cpp-dev libhdf5-dev libspdlog-dev catch2
+  zlib1g-dev                   # lib/data reads gzipped IDX files
+  dataset-fashion-mnist        # real images for `sne zoo generate cnn` (configs/cnn/)
   libopenblas0-openmp          # LibTorch uses libblas.so.3; the reference BLAS is ~30x slower
   python3 python3-numpy python3-h5py   # data-scripts/ and the Python tests
   python3-torch                        # data-scripts/import_dwsnets.py reads PyTorch checkpoints
+  python3-scipy                        # data-scripts/convert_svhn.py reads SVHN's MATLAB .mat files
 )
 
 missing=()

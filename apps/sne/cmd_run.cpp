@@ -9,7 +9,6 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
-#include "generators/sine_zoo.h"
 #include "progress.h"
 #include "signals.h"
 #include "train/checkpoint.h"
@@ -25,18 +24,8 @@ void prepare_zoo(const config::Config& cfg, const Context& ctx) {
       throw DataError(cfg.zoo.path + ": no such file (zoo.path; set zoo.generator to build it)");
     return;
   }
-  const auto& r = cfg.generate.sine;
-  const auto* stop = install_stop_handlers();
-  Progress progress("sine zoo", r.count, "INRs");
-  const auto report = generators::generate_sine_zoo(
-      r, cfg.run.seed, cfg.zoo.path, ctx, stop,
-      [&](int64_t done, int64_t, int64_t active) { progress.update(done, std::to_string(active) + " training"); });
-  if (report.trained > 0) progress.finish();
-  if (report.interrupted) {
-    stop_generation(report.already_present + report.trained, r.count, cfg.zoo.path);
-  }
-  if (report.trained == 0) spdlog::info("{}: complete, reusing it", cfg.zoo.path);
-  else spdlog::info("{}: trained {} INRs in {:.0f} s", cfg.zoo.path, report.trained, report.seconds);
+  if (std::filesystem::exists(cfg.zoo.path)) spdlog::info("{}: exists; completing it if needed", cfg.zoo.path);
+  build_zoo(cfg, ctx, cfg.zoo.generator);
 }
 
 void run(const CommonOptions& o) {

@@ -18,6 +18,9 @@ void add_zoo_commands(CLI::App& app);
 /// `zoo generate ...`, under the `zoo` subcommand.
 void add_generate_commands(CLI::App& zoo);
 
+/// Builds or completes cfg.zoo.path with `generator` ("sine" | "cnn"), with progress; throws Interrupted after
+/// saving what is finished when a signal stops it.
+void build_zoo(const config::Config& cfg, const Context& ctx, const std::string& generator);
 /// Trains (or resumes) with progress display; throws Interrupted after saving when a signal stops it.
 train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx);
 /// Metrics of a checkpoint on a zoo split as JSON ("" = the training defaults), with the model and its size.

@@ -2,6 +2,9 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <exception>
 
 #include "commands.h"
@@ -30,6 +33,13 @@ int exit_code(sne::ErrorKind kind) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(__GLIBC__)
+  // LibTorch allocates and frees CPU tensors of a few MiB on every step. With glibc's default, each one is a fresh
+  // mmap whose pages the kernel zeroes again: the CNN zoo generator spent 60 % of its time in the kernel
+  // (benchmarks/bench_cnn_generate). Serve them from the heap and keep freed memory for reuse instead.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
   CLI::App app{
       "sne: a Set-based Neural network Encoder (Andreis et al., NeurIPS 2024) that reads the weights of trained\n"
       "networks and predicts their properties. Model zoos are HDF5 files (docs/zoo-format.md).\n\n"

@@ -27,9 +27,9 @@ const std::atomic<bool>* install_stop_handlers() {
 
 int stop_signal() { return g_signal.load(); }
 
-void stop_generation(long long saved, long long total, const std::string& path) {
-  std::fprintf(stderr, "sne: interrupted: %lld of %lld INRs are saved in %s; run the same command to continue\n",
-               saved, total, path.c_str());
+void stop_generation(long long saved, long long total, const std::string& path, const std::string& unit) {
+  std::fprintf(stderr, "sne: interrupted: %lld of %lld %s are saved in %s; run the same command to continue\n",
+               saved, total, unit.c_str(), path.c_str());
   throw Interrupted{stop_signal()};
 }
 

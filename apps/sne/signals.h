@@ -17,6 +17,7 @@ struct Interrupted {
 };
 
 /// Says what an interrupted zoo generation saved and how to continue, then throws Interrupted.
-[[noreturn]] void stop_generation(long long saved, long long total, const std::string& path);
+[[noreturn]] void stop_generation(long long saved, long long total, const std::string& path,
+                                  const std::string& unit = "INRs");
 
 }  // namespace sne::app

@@ -50,8 +50,29 @@ struct SineZooSettings {
   int64_t batch;             ///< INRs trained at once
 };
 
+/// The CNN / ViT image-classifier zoo recipe (Unterthiner et al. 2020 style; docs of `sne zoo generate cnn`).
+struct CnnZooSettings {
+  std::string arch;              ///< "arch1" | "arch2" | "vit"
+  std::string dataset;           ///< a name of data::dataset_names()
+  std::string data_dir;          ///< "" = the dataset's default folder
+  bool grayscale;                ///< convert RGB images to one channel first
+  int64_t count;                 ///< networks (training runs) to generate
+  int64_t epochs;                ///< training epochs of every network
+  std::string checkpoint_epochs; ///< comma-separated epochs stored as networks (0 = at initialisation)
+  int64_t batch_size;            ///< images per optimisation step
+  int64_t parallel;              ///< networks trained at once
+  int64_t train_examples;        ///< use the first k training images (0 = all); a reduced recipe
+  int64_t test_examples;         ///< test accuracy on the first k test images (0 = all)
+  int64_t train_eval_examples;   ///< train accuracy/loss on at most k images of each network's training subset
+  double test_fraction, validation_fraction;  ///< of the runs, for the splits
+  std::string activations, optimizers, inits, train_fractions;  ///< comma-separated choices sampled uniformly
+  double lr_min, lr_max, l2_min, l2_max, dropout_max, init_std_min, init_std_max;
+  int64_t vit_patch, vit_dim, vit_depth, vit_heads, vit_mlp_ratio;
+};
+
 struct GenerateSettings {
   SineZooSettings sine;
+  CnnZooSettings cnn;
 };
 
 /// The SNE encoder (lib/encoder/sne_encoder.h) and its ablation switches.
