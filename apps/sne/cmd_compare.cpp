@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "signals.h"
+#include "study.h"
 
 namespace sne::app {
 namespace {
@@ -26,14 +27,6 @@ struct CompareArgs {
   std::string out;
   int64_t invariance_samples = 5;
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream s(text);
-  for (std::string item; std::getline(s, item, ',');)
-    if (!trim(item).empty()) out.push_back(trim(item));
-  return out;
-}
 
 std::vector<double> parse_fractions(const std::string& text) {
   std::vector<double> out;
@@ -48,26 +41,13 @@ std::vector<double> parse_fractions(const std::string& text) {
   return out;
 }
 
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-void write_file(const fs::path& p, const std::string& text) {
-  std::ofstream f(p);
-  f << text;
-  if (!f) throw IoError(p.string() + ": cannot write");
-}
-
 // One trained and tested model: the test metrics plus training cost, kept in RUN/compare.json so that a rerun
 // reuses finished rows.
 Json run_one(const CompareArgs& a, const std::string& model, double fraction, const fs::path& dir, const Context& ctx) {
   const fs::path done = dir / "compare.json";
   if (fs::exists(done)) {
     spdlog::info("{}: finished earlier, reusing {}", model, done.string());
-    return Json::parse(read_file(done));
+    return Json::parse(read_text_file(done));
   }
   CommonOptions o = a.common;
   o.sets.push_back("model=" + model);
@@ -94,29 +74,13 @@ Json run_one(const CompareArgs& a, const std::string& model, double fraction, co
                                       ? Json(static_cast<double>(report.networks_trained) / report.train_seconds)
                                       : Json());
   row.set("best_epoch", report.best.is_object() ? report.best.at("epoch") : Json());
-  write_file(done, row.dump(2) + "\n");
+  write_text_file(done, row.dump(2) + "\n");
   return row;
-}
-
-std::string cell(const Json& row, const char* key, int digits = 4) {
-  const Json* v = row.find(key);
-  if (!v || !v->is_number()) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v->as_number());
-  return buf;
 }
 
 void compare_command(const CompareArgs& a) {
   if (a.common.config_files.empty()) throw UsageError("sne compare needs a CONFIG file (see configs/)");
-  const auto models = split_list(a.models);
-  if (models.empty()) throw UsageError("--models: expected a comma-separated list of sne, mlp, deepsets, statnn");
-  const auto& known = config::model_names();
-  for (const auto& m : models)
-    if (std::find(known.begin(), known.end(), m) == known.end()) {
-      const std::string near = did_you_mean(m, known);
-      throw UsageError("--models: unknown model '" + m + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
-                       "; expected one of " + join(known));
-    }
+  const auto models = parse_models(a.models);
   const auto fractions = parse_fractions(a.fractions);
   const config::Config base = resolve_config(a.common);
   install_stop_handlers();
@@ -141,11 +105,11 @@ void compare_command(const CompareArgs& a) {
   md << "| model | train fraction | test MSE | Kendall tau | R2 | invariance error | parameters | epochs (best) | "
         "train s | train networks/s | mean-predictor MSE |\n|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : rows.as_array())
-    md << "| " << r.at("model").as_string() << " | " << cell(r, "fraction", 3) << " | " << cell(r, "mse") << " | "
-       << cell(r, "kendall_tau") << " | " << cell(r, "r2") << " | " << cell(r, "invariance_error", 2) << " | "
-       << r.at("parameters").as_int() << " | " << r.at("epochs").as_int() << " (" << cell(r, "best_epoch") << ") | "
-       << cell(r, "train_seconds", 4) << " | " << cell(r, "train_networks_per_s", 4) << " | "
-       << cell(r, "mean_predictor_mse") << " |\n";
+    md << "| " << r.at("model").as_string() << " | " << number_cell(r, "fraction", 3) << " | " << number_cell(r, "mse") << " | "
+       << number_cell(r, "kendall_tau") << " | " << number_cell(r, "r2") << " | " << number_cell(r, "invariance_error", 2) << " | "
+       << r.at("parameters").as_int() << " | " << r.at("epochs").as_int() << " (" << number_cell(r, "best_epoch") << ") | "
+       << number_cell(r, "train_seconds", 4) << " | " << number_cell(r, "train_networks_per_s", 4) << " | "
+       << number_cell(r, "mean_predictor_mse") << " |\n";
   if (fractions.size() > 1) {
     md << "\nData efficiency: test " << (by_mse ? "MSE" : "Kendall tau") << " against the fraction of '"
        << base.task.train_split << "' used.\n\n| model |";
@@ -156,12 +120,12 @@ void compare_command(const CompareArgs& a) {
     for (std::size_t mi = 0; mi < models.size(); ++mi) {
       md << "| " << models[mi] << " |";
       for (std::size_t k = 0; k < fractions.size(); ++k)
-        md << " " << cell(rows.as_array()[k * models.size() + mi], by_mse ? "mse" : "kendall_tau") << " |";
+        md << " " << number_cell(rows.as_array()[k * models.size() + mi], by_mse ? "mse" : "kendall_tau") << " |";
       md << "\n";
     }
   }
-  write_file(fs::path(a.out) / "compare.md", md.str());
-  write_file(fs::path(a.out) / "compare.json", rows.dump(2) + "\n");
+  write_text_file(fs::path(a.out) / "compare.md", md.str());
+  write_text_file(fs::path(a.out) / "compare.json", rows.dump(2) + "\n");
   std::printf("%s", md.str().c_str());
 }
 

@@ -13,6 +13,7 @@ namespace sne::app {
 void add_run_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_transfer_command(CLI::App& app);
 void add_config_commands(CLI::App& app);
 void add_zoo_commands(CLI::App& app);
 /// `zoo generate ...`, under the `zoo` subcommand.

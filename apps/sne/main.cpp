@@ -34,9 +34,9 @@ int exit_code(sne::ErrorKind kind) {
 
 int main(int argc, char** argv) {
 #if defined(__GLIBC__)
-  // LibTorch allocates and frees CPU tensors of a few MiB on every step. With glibc's default, each one is a fresh
-  // mmap whose pages the kernel zeroes again: the CNN zoo generator spent 60 % of its time in the kernel
-  // (benchmarks/bench_cnn_generate). Serve them from the heap and keep freed memory for reuse instead.
+  // LibTorch allocates and frees CPU tensors of a few MiB on every step. With glibc's default, each one can be a
+  // fresh mmap whose pages the kernel zeroes again on first touch. Serve blocks up to 32 MiB (glibc's maximum)
+  // from the heap and keep freed memory for reuse instead (benchmarks/bench_cnn_generate --glibc-default).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   sne::app::add_run_command(app);
   sne::app::add_train_commands(app);
   sne::app::add_compare_command(app);
+  sne::app::add_transfer_command(app);
   sne::app::add_config_commands(app);
   sne::app::add_zoo_commands(app);
   std::vector<std::string> command_names;

@@ -111,6 +111,13 @@ struct TrainSettings {
   std::string value_normalization;///< "tensor": standardise each tensor by its training-zoo statistics; "none"
 };
 
+/// `sne transfer`: which zoos to train on and to evaluate on (the command line's --train/--eval/--models win).
+struct TransferSettings {
+  std::string train;   ///< comma-separated zoo files, one model each
+  std::string eval;    ///< comma-separated zoo files ("" = the train zoos)
+  std::string models;  ///< comma-separated models
+};
+
 struct Config {
   RunSettings run;
   ZooSettings zoo;
@@ -121,6 +128,7 @@ struct Config {
   PredictorSettings predictor;
   TaskSettings task;
   TrainSettings train;
+  TransferSettings transfer;
 };
 
 /// Description of one declared setting (for help output and docs).

@@ -155,6 +155,11 @@ const std::vector<Setting>& table() {
     integer("train.invariance_samples", [](Config& c) -> int64_t& { return c.train.invariance_samples; }, 1, at_least(1), "symmetry transforms sampled per network per step"),
     integer("train.early_stopping_patience", [](Config& c) -> int64_t& { return c.train.early_stopping_patience; }, 0, at_least(0), "epochs without validation improvement before stopping (0 = never)"),
     choice("train.value_normalization", [](Config& c) -> std::string& { return c.train.value_normalization; }, "tensor", {"tensor", "none"}, "standardise weights per tensor with training-zoo statistics"),
+
+    // transfer: the zoos of `sne transfer` (cross-dataset and cross-architecture tables).
+    string("transfer.train", [](Config& c) -> std::string& { return c.transfer.train; }, "", unchecked<std::string>(), "sne transfer: comma-separated zoo files to train on, one model each"),
+    string("transfer.eval", [](Config& c) -> std::string& { return c.transfer.eval; }, "", unchecked<std::string>(), "sne transfer: comma-separated zoo files to evaluate on (empty = the train zoos)"),
+    string("transfer.models", [](Config& c) -> std::string& { return c.transfer.models; }, "sne", non_empty(), "sne transfer: comma-separated models (sne, mlp, deepsets, statnn)"),
   };
   // clang-format on
   return t;

@@ -216,8 +216,11 @@ Dataset load_dataset(const std::string& name, const std::string& dir_in, bool gr
     d.train = read_cifar10(train);
     d.test = read_cifar10({(std::filesystem::path(d.dir) / "test_batch.bin").string()});
   } else {
-    d.train = read_idx(find_idx(d.dir, "train-images", {"3", "4"}), find_idx(d.dir, "train-labels", {"1"}));
-    d.test = read_idx(find_idx(d.dir, "t10k-images", {"3", "4"}), find_idx(d.dir, "t10k-labels", {"1"}));
+    for (auto [stem, set] : {std::pair{"train", &d.train}, std::pair{"t10k", &d.test}}) {
+      const std::string images = find_idx(d.dir, std::string(stem) + "-images", {"3", "4"});
+      const std::string labels = find_idx(d.dir, std::string(stem) + "-labels", {"1"});
+      *set = read_idx(images, labels);
+    }
   }
   if (d.train.channels != d.test.channels || d.train.height != d.test.height || d.train.width != d.test.width)
     throw DataError(d.dir + ": training images are " + std::to_string(d.train.channels) + "x" + std::to_string(d.train.height) +

@@ -199,21 +199,16 @@ struct Step {
 };
 
 // N networks' convolutions: x (N, B, Cin, H, W), weight (N, Cout, Cin, k, k) -> (N, B, Cout, H', W').
-// On a GPU one grouped convolution; on a CPU one convolution per network (batched_forward runs CPU networks one
-// at a time anyway, see there).
+// Several networks: one grouped convolution; one network: a plain convolution.
 torch::Tensor conv(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, int64_t stride) {
   const int64_t n = w.size(0), batch = x.size(1);
   const std::vector<int64_t> s{stride, stride}, pad{0, 0}, dil{1, 1};  // IntArrayRef must not outlive these
-  if (x.is_cuda()) {
+  if (n > 1) {
     const auto g = x.transpose(0, 1).reshape({batch, n * x.size(2), x.size(3), x.size(4)});
     const auto y = torch::conv2d(g, w.reshape({n * w.size(1), w.size(2), w.size(3), w.size(4)}), b.reshape({-1}), s, pad, dil, n);
     return y.view({batch, n, w.size(1), y.size(2), y.size(3)}).transpose(0, 1);
   }
-  if (n == 1) return torch::conv2d(x[0], w[0], b[0], s, pad, dil, 1).unsqueeze(0);
-  std::vector<torch::Tensor> out;
-  out.reserve(static_cast<std::size_t>(n));
-  for (int64_t k = 0; k < n; ++k) out.push_back(torch::conv2d(x[k], w[k], b[k], s, pad, dil, 1));
-  return torch::stack(out);
+  return torch::conv2d(x[0], w[0], b[0], s, pad, dil, 1).unsqueeze(0);
 }
 
 torch::Tensor max_pool(const torch::Tensor& x) {  // (N, B, C, H, W), 2x2
@@ -300,7 +295,10 @@ torch::Tensor batched_forward(const BatchedNets& nets, const torch::Tensor& x) {
                                 std::to_string(nets.params.size(0)));
   if (static_cast<int64_t>(nets.activation.size()) != x.size(0))
     throw std::invalid_argument("batched_forward: one activation per network expected");
-  if (!x.is_cuda() && x.size(0) > 1) {
+  const bool per_network = nets.mode == "per_network" || (nets.mode == "auto" && !x.is_cuda());
+  if (nets.mode != "auto" && nets.mode != "grouped" && nets.mode != "per_network")
+    throw std::invalid_argument("batched_forward: unknown mode '" + nets.mode + "'");
+  if (per_network && x.size(0) > 1) {
     // On a CPU, one network at a time: grouped convolutions measured 3-5x slower there than a loop of plain ones,
     // and per-network activations stay small enough for the allocator to reuse (whole-batch tensors of tens of
     // MiB are fresh mmaps whose pages the kernel zeroes on every step).

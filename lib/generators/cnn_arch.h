@@ -37,6 +37,9 @@ struct BatchedNets {
   torch::Tensor dropout;          ///< (N) rates, used when `train` is true; undefined = none
   bool train = false;
   torch::Generator generator;     ///< for dropout masks (undefined = the default generator)
+  /// How the networks run: "auto" (grouped on a GPU, one network at a time on a CPU, which measured faster
+  /// there), "grouped" (grouped convolutions, batched matrix products) or "per_network".
+  std::string mode = "auto";
 };
 
 /// Logits (N, B, classes) of N networks on their own images `x` (N, B, C, H, W), float32 in [-1, 1].

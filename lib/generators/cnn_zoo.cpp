@@ -225,11 +225,12 @@ struct RunState {
 // Mean loss and accuracy of every network on its own examples: idx (N, E) indices into x/y, in slices.
 std::pair<torch::Tensor, torch::Tensor> evaluate(const zoo::ArchitectureSpec& spec, const torch::Tensor& params,
                                                  const std::vector<int>& act, const torch::Tensor& x,
-                                                 const torch::Tensor& y, const torch::Tensor& idx, int64_t slice) {
+                                                 const torch::Tensor& y, const torch::Tensor& idx, int64_t slice,
+                                                 const std::string& mode) {
   torch::NoGradGuard ng;
   const int64_t n = idx.size(0), e = idx.size(1);
   auto loss = torch::zeros({n}, params.options()), correct = torch::zeros({n}, params.options());
-  BatchedNets nets{&spec, params, act, {}, false, {}};
+  BatchedNets nets{&spec, params, act, {}, false, {}, mode};
   for (int64_t s = 0; s < e; s += slice) {
     const auto part = idx.narrow(1, s, std::min(slice, e - s));
     const auto flat = part.reshape({-1});
@@ -247,7 +248,8 @@ std::pair<torch::Tensor, torch::Tensor> evaluate(const zoo::ArchitectureSpec& sp
 
 std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const CnnRecipe& r, const CnnChoices& c,
                                       const std::vector<CnnRun>& runs, const CnnData& data, const Context& ctx,
-                                      const std::atomic<bool>* stop, const std::function<void(int64_t)>& on_epoch) {
+                                      const std::atomic<bool>* stop, const std::function<void(int64_t)>& on_epoch,
+                                      const std::string& mode) {
   const auto n = static_cast<int64_t>(runs.size());
   const int64_t P = spec.num_params(), B = r.batch_size, n_train = data.train_x.size(0);
   const auto dev = torch::Device(ctx.device);
@@ -305,8 +307,8 @@ std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const C
   const int64_t eval_slice = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n));
 
   auto checkpoint = [&](int64_t epoch) {
-    const auto [te_loss, te_acc] = evaluate(spec, params, act, data.test_x, data.test_y, test_idx, eval_slice);
-    const auto [tr_loss, tr_acc] = evaluate(spec, params, act, data.train_x, data.train_y, train_idx, eval_slice);
+    const auto [te_loss, te_acc] = evaluate(spec, params, act, data.test_x, data.test_y, test_idx, eval_slice, mode);
+    const auto [tr_loss, tr_acc] = evaluate(spec, params, act, data.train_x, data.train_y, train_idx, eval_slice, mode);
     const auto cpu = params.to(torch::kCPU).contiguous();
     const auto a = te_acc.to(torch::kCPU).to(torch::kDouble), l = te_loss.to(torch::kCPU).to(torch::kDouble),
                ta = tr_acc.to(torch::kCPU).to(torch::kDouble), tl = tr_loss.to(torch::kCPU).to(torch::kDouble);
@@ -352,7 +354,7 @@ std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const C
       const auto yb = data.train_y.index_select(0, idx).view({n, B});
 
       auto w = params.detach().requires_grad_(true);
-      BatchedNets nets{&spec, w, act, drop_t, true, gen};
+      BatchedNets nets{&spec, w, act, drop_t, true, gen, mode};
       const auto logits = batched_forward(nets, xb);
       const auto ce = -torch::log_softmax(logits, -1).gather(2, yb.unsqueeze(2)).squeeze(2).mean(1);  // (N)
       const auto reg = (w.pow(2) * l2_mask).sum(1);

@@ -67,10 +67,12 @@ CnnData prepare_cnn_data(const data::Dataset& d, const CnnRecipe& r, const Conte
 
 /// Trains the runs `runs` (all of one batch at once). `on_epoch(epoch)` is called after each epoch.
 /// Returns an empty vector when `*stop` turned true (nothing partial is returned).
+/// `mode` is BatchedNets::mode ("auto": grouped on a GPU, one network at a time on a CPU).
 std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const CnnRecipe& r, const CnnChoices& c,
                                       const std::vector<CnnRun>& runs, const CnnData& data, const Context& ctx,
                                       const std::atomic<bool>* stop = nullptr,
-                                      const std::function<void(int64_t)>& on_epoch = {});
+                                      const std::function<void(int64_t)>& on_epoch = {},
+                                      const std::string& mode = "auto");
 
 struct CnnZooReport {
   int64_t total_runs = 0, already_present = 0, trained = 0, networks = 0;

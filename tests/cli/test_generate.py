@@ -126,5 +126,70 @@ class GenerateTest(unittest.TestCase):
         self.assertFails(sne("run", missing), 3, "nothing.h5: no such file")
 
 
+def write_idx_dataset(folder, n_train=96, n_test=48, size=16):
+    """A tiny MNIST-layout dataset (gzipped IDX files) whose class is the bright quadrant."""
+    import gzip
+    rng = np.random.default_rng(3)
+    os.makedirs(folder, exist_ok=True)
+    for stem, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 4, n).astype(np.uint8)
+        images = rng.integers(0, 60, (n, size, size)).astype(np.uint8)
+        h = size // 2
+        for i, y in enumerate(labels):
+            images[i, (y // 2) * h:(y // 2 + 1) * h, (y % 2) * h:(y % 2 + 1) * h] += 150
+        for kind, arr in (("images-idx3", images), ("labels-idx1", labels)):
+            header = bytes([0, 0, 8, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+            with gzip.open(os.path.join(folder, f"{stem}-{kind}-ubyte.gz"), "wb") as f:
+                f.write(header + arr.tobytes())
+
+
+@unittest.skipUnless(SNE, "SNE_BINARY is not set")
+class GenerateCnnTest(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+        self.data = os.path.join(self.dir, "images")
+        write_idx_dataset(self.data)
+        self.common = ["--dataset", "mnist", "--data-dir", self.data, "--epochs", "1", "--checkpoint-epochs", "0,1",
+                       "--batch-size", "32", "--threads", "1"]
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_generates_a_valid_zoo_of_checkpoints(self):
+        out = os.path.join(self.dir, "z.h5")
+        r = sne("zoo", "generate", "cnn", "-o", out, "--arch", "arch2", "--count", "5", *self.common)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("10 arch2_c1_16x16 networks in 5 runs", r.stdout)
+        self.assertIn("final test accuracy", r.stderr)
+        v = sne("zoo", "validate", out)
+        self.assertEqual(v.returncode, 0, v.stderr)
+        with sne_zoo.ZooReader(out) as z:
+            self.assertEqual(z.num_networks, 10)
+        again = sne("zoo", "generate", "cnn", "-o", out, "--arch", "arch2", "--count", "5", *self.common)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn("5 runs were already in", again.stderr)
+
+    def test_bad_inputs(self):
+        out = os.path.join(self.dir, "bad.h5")
+        r = sne("zoo", "generate", "cnn", "-o", out, "--arch", "arch9", *self.common)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("arch9", r.stderr)
+        r = sne("zoo", "generate", "cnn", "-o", out, *self.common[:2], "--data-dir", os.path.join(self.dir, "none"))
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("does not exist", r.stderr)
+        with open(os.path.join(self.data, "t10k-labels-idx1-ubyte.gz"), "r+b") as f:
+            f.truncate(20)
+        r = sne("zoo", "generate", "cnn", "-o", out, *self.common)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("t10k-labels-idx1-ubyte.gz", r.stderr)
+        self.assertIn("corrupt or truncated gzip", r.stderr)
+        self.assertFalse(os.path.exists(out), "nothing may be written when the data cannot be read")
+        r = sne("zoo", "generate", "cnn", "-o", out, "--checkpoint-epochs", "0", "--dataset", "mnist",
+                "--data-dir", self.data, "--epochs", "1")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("must include the last epoch", r.stderr)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

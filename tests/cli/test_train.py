@@ -210,6 +210,57 @@ class TrainEvalEncodeTest(unittest.TestCase):
         self.assertFails(sne("compare", self.config, "--models", "mlp", "-o", out, "--set", f"zoo.path={mixed}"), 3,
                          "mlp baseline reads networks of one architecture", "mlp_2_8_1, mlp_2_8_1_copy")
 
+    def test_transfer_writes_the_tau_matrix_and_reuses_finished_cells(self):
+        other = os.path.join(self.dir, "other_arch.h5")
+        spec = json.loads(json.dumps(MLP))
+        spec["name"] = "mlp_2_4_1"
+        spec["layers"][0]["tensors"] = [{"name": "l0.weight", "shape": [4, 2]}, {"name": "l0.bias", "shape": [4]}]
+        spec["layers"][1]["tensors"] = [{"name": "l1.weight", "shape": [1, 4]}, {"name": "l1.bias", "shape": [1]}]
+        spec["symmetries"][0]["size"] = 4
+        rng = np.random.default_rng(1)
+        with sne_zoo.ZooWriter(other, {"kind": "manual", "name": "scale toy, another architecture"}) as w:
+            a = w.add_architecture(spec)
+            for i in range(40):
+                s = 0.2 + 0.07 * i
+                w.append(a, (rng.standard_normal(17) * s).astype(np.float32), properties={"scale": s})
+            w.set_split("train", list(range(0, 40, 2)))
+            w.set_split("validation", list(range(1, 40, 4)))
+            w.set_split("test", list(range(3, 40, 4)))
+        out = os.path.join(self.dir, "transfer")
+        args = ["transfer", self.config, "--models", "statnn,mlp", "--train", f"{self.zoo},{other}", "-o", out,
+                "--set", "train.epochs=2", "--threads", "2"]
+        r = sne(*args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(out, "transfer.json")) as f:
+            result = json.load(f)
+        self.assertEqual([t["model"] for t in result["tables"]], ["statnn", "mlp"])
+        statnn, mlp = result["tables"]
+        self.assertEqual([row["train_zoo"] for row in statnn["rows"]], ["toy", "other_arch"])
+        for row in statnn["rows"]:  # statnn reads any architecture: every cell has a tau
+            self.assertEqual(len(row["cells"]), 2)
+            for c in row["cells"]:
+                self.assertTrue(-1 <= c["kendall_tau"] <= 1, c)
+        # The MLP baseline cannot read another architecture: off-diagonal cells say why, the diagonal has tau.
+        self.assertIn("kendall_tau", mlp["rows"][0]["cells"][0])
+        self.assertIn("parameters", mlp["rows"][0]["cells"][1]["error"])
+        self.assertIn("n/a", r.stdout)
+        self.assertIn("average", r.stdout)
+        cells = [c["kendall_tau"] for row in statnn["rows"] for c in row["cells"]]
+        self.assertAlmostEqual(statnn["average"], sum(cells) / 4)
+        self.assertAlmostEqual(statnn["average_other_zoos"], (cells[1] + cells[2]) / 2)
+        again = sne(*args)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertIn("trained earlier", again.stderr)
+        self.assertEqual(again.stdout, r.stdout)
+
+    def test_transfer_bad_requests(self):
+        out = os.path.join(self.dir, "bad_transfer")
+        self.assertFails(sne("transfer", self.config, "-o", out), 2, "no zoos to train on")
+        self.assertFails(sne("transfer", self.config, "--train", os.path.join(self.dir, "absent.h5"), "-o", out), 3,
+                         "absent.h5: no such zoo file")
+        self.assertFails(sne("transfer", self.config, "--train", self.zoo, "--models", "sne,mpl", "-o", out), 2,
+                         "unknown model 'mpl'")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
