@@ -86,7 +86,7 @@ Json evaluate_cell(const TransferArgs& a, const fs::path& run, const std::string
 
 std::string tau_cell(const Json& j) {
   if (j.find("error")) return "n/a";
-  return number_cell(j, "kendall_tau", 3);
+  return fixed_cell(j, "kendall_tau");
 }
 
 void transfer_command(const TransferArgs& a) {
@@ -153,7 +153,7 @@ void transfer_command(const TransferArgs& a) {
       row.set("cells", cells);
       row.set("average", avg(row_sum, row_n));
       row.set("average_other_zoos", avg(row_off, row_off_n));
-      md << " " << number_cell(row, "average", 3) << " | " << number_cell(row, "average_other_zoos", 3) << " |\n";
+      md << " " << fixed_cell(row, "average") << " | " << fixed_cell(row, "average_other_zoos") << " |\n";
       all_sum += row_sum, all_n += row_n, off_sum += row_off, off_n += row_off_n;
       rows.push_back(std::move(row));
     }
@@ -162,8 +162,8 @@ void transfer_command(const TransferArgs& a) {
     table.set("rows", rows);
     table.set("average", all_n > 0 ? Json(all_sum / all_n) : Json());
     table.set("average_other_zoos", off_n > 0 ? Json(off_sum / off_n) : Json());
-    md << "\nAverage of all cells " << number_cell(table, "average", 3) << "; of the cells off the diagonal (a zoo "
-       << "not trained on) " << number_cell(table, "average_other_zoos", 3) << ".\n";
+    md << "\nAverage of all cells " << fixed_cell(table, "average") << "; of the cells off the diagonal (a zoo "
+       << "not trained on) " << fixed_cell(table, "average_other_zoos") << ".\n";
     tables.push_back(std::move(table));
   }
   result.set("tables", tables);

@@ -53,4 +53,12 @@ std::string number_cell(const Json& row, const char* key, int digits) {
   return buf;
 }
 
+std::string fixed_cell(const Json& row, const char* key, int decimals) {
+  const Json* v = row.find(key);
+  if (!v || !v->is_number()) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v->as_number());
+  return buf;
+}
+
 }  // namespace sne::app

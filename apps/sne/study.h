@@ -19,5 +19,7 @@ std::string read_text_file(const std::filesystem::path& p);
 void write_text_file(const std::filesystem::path& p, const std::string& text);
 /// A number of a JSON row with `digits` significant digits, or "-" when absent or not a number.
 std::string number_cell(const Json& row, const char* key, int digits = 4);
+/// A number of a JSON row with `decimals` digits after the point, or "-" when absent or not a number.
+std::string fixed_cell(const Json& row, const char* key, int decimals = 3);
 
 }  // namespace sne::app

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "core/version.h"
+#include "generators/recipe.h"
 #include "zoo/zoo_file.h"
 #include "zoo/zoo_writer.h"
 
@@ -422,19 +423,6 @@ Json provenance_for(const CnnRecipe& r, int64_t seed, const data::Dataset& d, co
   return p;
 }
 
-std::string recipe_difference(const Json& existing, const Json& wanted) {
-  const Json* name = existing.find("name");
-  const Json* recipe = existing.find("recipe");
-  if (!name || !name->is_string() || name->as_string() != kGeneratorName || !recipe || !recipe->is_object())
-    return "it was not made by the cnn generator";
-  std::vector<std::string> diff;
-  for (const auto& [key, value] : wanted.at("recipe").as_object()) {
-    const Json* other = recipe->find(key);
-    if (!other || *other != value)
-      diff.push_back(key + " " + (other ? other->dump() : std::string("missing")) + " vs " + value.dump());
-  }
-  return diff.empty() ? "" : "the recipe differs in " + join(diff);
-}
 
 }  // namespace
 
@@ -464,7 +452,7 @@ CnnZooReport generate_cnn_zoo(const CnnRecipe& r, int64_t seed, const std::strin
     } catch (const DataError& e) {
       throw IoError(path + ": exists and is not a readable zoo; refusing to overwrite it (" + e.what() + ")");
     }
-    const std::string diff = recipe_difference(existing->provenance(), provenance);
+    const std::string diff = recipe_difference(existing->provenance(), provenance, kGeneratorName);
     if (!diff.empty())
       throw IoError(path + ": exists and holds a different zoo (" + diff + "); choose another output or delete it");
     if (const Json* g = existing->provenance().find("generation_seconds")) seconds_before = g->as_number();

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/strings.h"
 #include "core/version.h"
+#include "generators/recipe.h"
 #include "zoo/zoo_file.h"
 #include "zoo/zoo_writer.h"
 
@@ -27,20 +28,6 @@ Json provenance_for(const SineRecipe& r, int64_t seed) {
   return p;
 }
 
-// The recipe keys whose values differ between two provenance records ("" when none).
-std::string recipe_difference(const Json& existing, const Json& wanted) {
-  const Json* name = existing.find("name");
-  const Json* recipe = existing.find("recipe");
-  if (!name || !name->is_string() || name->as_string() != kGeneratorName || !recipe || !recipe->is_object())
-    return "it was not made by the sine generator";
-  std::vector<std::string> diff;
-  for (const auto& [key, value] : wanted.at("recipe").as_object()) {
-    const Json* other = recipe->find(key);
-    if (!other || *other != value)
-      diff.push_back(key + " " + (other ? other->dump() : std::string("missing")) + " vs " + value.dump());
-  }
-  return diff.empty() ? "" : "the recipe differs in " + join(diff);
-}
 
 // Test/validation sizes: the recipe's, or 20 % each when the zoo is too small for them.
 std::pair<int64_t, int64_t> split_sizes(const SineRecipe& r) {
@@ -72,7 +59,7 @@ SineZooReport generate_sine_zoo(const SineRecipe& r, int64_t seed, const std::st
     } catch (const DataError& e) {
       throw IoError(path + ": exists and is not a readable zoo; refusing to overwrite it (" + e.what() + ")");
     }
-    const std::string diff = recipe_difference(existing->provenance(), provenance);
+    const std::string diff = recipe_difference(existing->provenance(), provenance, kGeneratorName);
     if (!diff.empty())
       throw IoError(path + ": exists and holds a different zoo (" + diff + "); choose another output or delete it");
     if (existing->num_networks() > 0) {
