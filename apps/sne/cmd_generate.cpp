@@ -35,8 +35,8 @@ double quantile(std::vector<double> v, double q) {
 void build_sine(const config::Config& cfg, const Context& ctx) {
   const auto* stop = install_stop_handlers();
   const auto& r = cfg.generate.sine;
-  spdlog::info("sine zoo {}: {} INRs (seed {}, {} at once, {})", cfg.zoo.path, r.count, cfg.run.seed, r.batch,
-               describe_runtime(ctx));
+  spdlog::info("generating {} sine INRs into {} (seed {}, {} at once, {})", r.count, cfg.zoo.path, cfg.run.seed,
+               r.batch, describe_runtime(ctx));
   Progress progress("sine zoo", r.count, "INRs");
   const auto report = generators::generate_sine_zoo(
       r, cfg.run.seed, cfg.zoo.path, ctx, stop,
@@ -58,6 +58,7 @@ void build_sine(const config::Config& cfg, const Context& ctx) {
                  mean_steps);
   }
   if (report.interrupted) stop_generation(report.already_present + report.trained, r.count, cfg.zoo.path);
+  if (report.trained == 0) spdlog::info("{}: complete, reusing it", cfg.zoo.path);
   std::printf("%s: %lld INRs (splits: %lld test, %lld validation, %lld train)\n", cfg.zoo.path.c_str(),
               static_cast<long long>(r.count), static_cast<long long>(report.test_count),
               static_cast<long long>(report.validation_count),
@@ -67,8 +68,8 @@ void build_sine(const config::Config& cfg, const Context& ctx) {
 void build_cnn(const config::Config& cfg, const Context& ctx) {
   const auto* stop = install_stop_handlers();
   const auto& r = cfg.generate.cnn;
-  spdlog::info("cnn zoo {}: {} {} networks on {} ({} epochs, {} at once, seed {}, {})", cfg.zoo.path, r.count, r.arch,
-               r.dataset, r.epochs, r.parallel, cfg.run.seed, describe_runtime(ctx));
+  spdlog::info("generating {} {} networks on {} into {} ({} epochs, {} at once, seed {}, {})", r.count, r.arch,
+               r.dataset, cfg.zoo.path, r.epochs, r.parallel, cfg.run.seed, describe_runtime(ctx));
   std::unique_ptr<Progress> progress;
   const auto report = generators::generate_cnn_zoo(r, cfg.run.seed, cfg.zoo.path, ctx, stop, [&](int64_t done, int64_t total) {
     if (!progress) progress = std::make_unique<Progress>("cnn zoo", total, "network-epochs");
@@ -86,6 +87,7 @@ void build_cnn(const config::Config& cfg, const Context& ctx) {
   }
   if (report.interrupted)
     stop_generation(report.already_present + report.trained, r.count, cfg.zoo.path, "training runs");
+  if (report.trained == 0) spdlog::info("{}: complete, reusing it", cfg.zoo.path);
   std::printf("%s: %lld %s networks in %lld runs (splits by run: %lld test, %lld validation, %lld train)\n",
               cfg.zoo.path.c_str(), static_cast<long long>(report.networks), report.architecture.c_str(),
               static_cast<long long>(r.count), static_cast<long long>(report.test_runs),
