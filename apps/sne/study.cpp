@@ -11,14 +11,6 @@
 
 namespace sne::app {
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream s(text);
-  for (std::string item; std::getline(s, item, ',');)
-    if (!trim(item).empty()) out.push_back(trim(item));
-  return out;
-}
-
 std::vector<std::string> parse_models(const std::string& text) {
   const auto models = split_list(text);
   const auto& known = config::model_names();

@@ -9,8 +9,6 @@
 
 namespace sne::app {
 
-/// "a, b,c" -> {"a", "b", "c"} (blank items dropped).
-std::vector<std::string> split_list(const std::string& text);
 /// The models of a --models option; UsageError naming an unknown one (with a suggestion).
 std::vector<std::string> parse_models(const std::string& text);
 /// Whole file as text ("" when missing).

@@ -14,6 +14,9 @@ std::string did_you_mean(const std::string& word, const std::vector<std::string>
 /// `s` without leading and trailing blanks (spaces, tabs, CR, LF).
 std::string trim(const std::string& s);
 
+/// "a, b,c" -> {"a", "b", "c"}: items split at `sep`, trimmed, blank ones dropped.
+std::vector<std::string> split_list(const std::string& text, char sep = ',');
+
 /// "a, b, c"
 std::string join(const std::vector<std::string>& parts, const std::string& sep = ", ");
 

@@ -3,13 +3,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <numeric>
 
 #include "core/error.h"
 #include "core/strings.h"
 #include "core/version.h"
-#include "generators/recipe.h"
+#include "generators/zoo_output.h"
 #include "zoo/zoo_file.h"
 #include "zoo/zoo_writer.h"
 
@@ -40,7 +39,6 @@ std::pair<int64_t, int64_t> split_sizes(const SineRecipe& r) {
 SineZooReport generate_sine_zoo(const SineRecipe& r, int64_t seed, const std::string& path, const Context& ctx,
                                 const std::atomic<bool>* stop,
                                 const std::function<void(int64_t, int64_t, int64_t)>& progress, double flush_seconds) {
-  namespace fs = std::filesystem;
   const auto t0 = std::chrono::steady_clock::now();
   check_sine_recipe(r);
   SineZooReport report;
@@ -50,20 +48,9 @@ SineZooReport generate_sine_zoo(const SineRecipe& r, int64_t seed, const std::st
   // Which INRs are already in the file (resume), by their recipe index.
   std::vector<bool> present(static_cast<std::size_t>(r.count), false);
   std::vector<int64_t> storage_of(static_cast<std::size_t>(r.count), -1);
-  std::unique_ptr<zoo::ZooWriter> writer;
-  std::error_code ec;
-  if (fs::exists(path, ec)) {
-    std::shared_ptr<zoo::ZooFile> existing;
-    try {
-      existing = zoo::ZooFile::open(path);
-    } catch (const DataError& e) {
-      throw IoError(path + ": exists and is not a readable zoo; refusing to overwrite it (" + e.what() + ")");
-    }
-    const std::string diff = recipe_difference(existing->provenance(), provenance, kGeneratorName);
-    if (!diff.empty())
-      throw IoError(path + ": exists and holds a different zoo (" + diff + "); choose another output or delete it");
-    if (existing->num_networks() > 0) {
-      const auto inr = existing->metadata("inr").numbers;
+  auto writer = open_generator_output(path, provenance, kGeneratorName, [&](const zoo::ZooFile& existing) {
+    if (existing.num_networks() > 0) {
+      const auto inr = existing.metadata("inr").numbers;
       for (std::size_t i = 0; i < inr.size(); ++i) {
         const auto k = static_cast<int64_t>(inr[i]);
         if (k < 0 || k >= r.count || present[static_cast<std::size_t>(k)])
@@ -72,15 +59,8 @@ SineZooReport generate_sine_zoo(const SineRecipe& r, int64_t seed, const std::st
         storage_of[static_cast<std::size_t>(k)] = static_cast<int64_t>(i);
       }
     }
-    report.already_present = existing->num_networks();
-    existing.reset();
-    writer = zoo::ZooWriter::open_append(path);
-  } else {
-    const fs::path parent = fs::path(path).parent_path();
-    if (!parent.empty() && !fs::exists(parent, ec) && !fs::create_directories(parent, ec))
-      throw IoError(path + ": cannot create directory '" + parent.string() + "' (" + ec.message() + ")");
-    writer = zoo::ZooWriter::create(path, provenance);
-  }
+    report.already_present = existing.num_networks();
+  });
   const int arch = writer->add_architecture(siren_architecture(r));
 
   std::vector<int64_t> missing;

@@ -19,3 +19,10 @@ TEST_CASE("format_number is the shortest exact text") {
   CHECK(std::stod(sne::format_number(1.0 / 3.0)) == 1.0 / 3.0);
   CHECK(sne::format_number(std::nan("")) == "nan");
 }
+
+TEST_CASE("split_list trims items and drops blank ones") {
+  CHECK(sne::split_list("a, b,c") == std::vector<std::string>{"a", "b", "c"});
+  CHECK(sne::split_list(" ,x,, y ,") == std::vector<std::string>{"x", "y"});
+  CHECK(sne::split_list("").empty());
+  CHECK(sne::split_list("0;1", ';') == std::vector<std::string>{"0", "1"});
+}
