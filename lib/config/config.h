@@ -80,6 +80,7 @@ struct EncoderSettings {
   int64_t dim, heads, ff_mult, chunk_size, fourier_bands, chunk_budget;
   bool pre_ln, pma_seed_residual, level_encoding, type_encoding, role_encoding, set_functions, hierarchy;
   std::string value_embedding;  ///< "fourier" | "linear"
+  std::string kernels;          ///< "fused" (hand-written CPU chunk stage) | "reference" (the LibTorch composition)
 };
 
 struct PredictorSettings {

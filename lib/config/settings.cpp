@@ -125,6 +125,7 @@ const std::vector<Setting>& table() {
     boolean("encoder.type_encoding", [](Config& c) -> bool& { return c.encoder.type_encoding; }, true, "ablation: layer-type positional encoding"),
     boolean("encoder.role_encoding", [](Config& c) -> bool& { return c.encoder.role_encoding; }, true, "weight/bias role encoding before a layer's tensors merge"),
     boolean("encoder.set_functions", [](Config& c) -> bool& { return c.encoder.set_functions; }, true, "ablation: set-to-set maps (false: identity)"),
+    choice("encoder.kernels", [](Config& c) -> std::string& { return c.encoder.kernels; }, "fused", {"fused", "reference"}, "chunk stage on the CPU: fused (hand-written kernels, pre-LN blocks) or reference (the LibTorch composition; also used on CUDA and for post-LN); equal results"),
     boolean("encoder.hierarchy", [](Config& c) -> bool& { return c.encoder.hierarchy; }, true, "ablation: chunk->tensor->layer->network hierarchy (false: one set of chunks)"),
 
     // baseline: the baselines' own MLPs (their code z has encoder.dim entries, like SNE's).

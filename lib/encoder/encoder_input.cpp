@@ -36,6 +36,7 @@ EncoderInput build_input(const std::vector<const zoo::ArchitectureSpec*>& archs,
   in.chunks.values = in.chunks.values.to(device);
   in.chunks.mask = in.chunks.mask.to(device);
   in.chunks.owner = in.chunks.owner.to(device);
+  in.chunks.lengths = in.chunks.lengths.to(device);
   in.tensor_level = at::tensor(t_level, at::kLong).to(device);
   in.tensor_type = at::tensor(t_type, at::kLong).to(device);
   in.tensor_role = at::tensor(t_role, at::kLong).to(device);

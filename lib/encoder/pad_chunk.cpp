@@ -1,5 +1,6 @@
 #include "encoder/pad_chunk.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sne::encoder {
@@ -19,17 +20,21 @@ Chunks pad_chunk(const std::vector<at::Tensor>& flat_tensors, int64_t c) {
   at::Tensor flat = at::zeros({total * c}, opts.dtype(at::kFloat));
   at::Tensor real = at::zeros({total * c}, opts.dtype(at::kBool));
   std::vector<int64_t> owner(static_cast<std::size_t>(total));
+  std::vector<int32_t> lengths(static_cast<std::size_t>(total));
   for (std::size_t t = 0; t < flat_tensors.size(); ++t) {
     const int64_t begin = out.first_chunk[t] * c, n = out.numel[t];
     if (n == 0) continue;
     flat.narrow(0, begin, n).copy_(flat_tensors[t].reshape({-1}));
     real.narrow(0, begin, n).fill_(true);
-    for (int64_t k = out.first_chunk[t]; k < out.first_chunk[t + 1]; ++k)
+    for (int64_t k = out.first_chunk[t]; k < out.first_chunk[t + 1]; ++k) {
       owner[static_cast<std::size_t>(k)] = static_cast<int64_t>(t);
+      lengths[static_cast<std::size_t>(k)] = static_cast<int32_t>(std::min(c, n - (k - out.first_chunk[t]) * c));
+    }
   }
   out.values = flat.view({total, c});
   out.mask = real.view({total, c});
   out.owner = at::tensor(owner, at::kLong).to(opts.device());
+  out.lengths = at::tensor(lengths, at::kInt).to(opts.device());
   return out;
 }
 

@@ -37,6 +37,25 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& q, const torch::Tensor
   return wo_->forward(out.transpose(1, 2).reshape({b, lq, d}));
 }
 
+std::vector<torch::Tensor> AttentionImpl::kernel_parameters() const {
+  return {wq_->weight, wq_->bias, wk_->weight, wk_->bias, wv_->weight, wv_->bias, wo_->weight, wo_->bias};
+}
+
+std::vector<torch::Tensor> SABImpl::kernel_parameters() const {
+  std::vector<torch::Tensor> p{ln1_->weight, ln1_->bias, ln2_->weight, ln2_->bias};
+  for (const auto& t : att_->kernel_parameters()) p.push_back(t);
+  for (const auto& t : {ff1_->weight, ff1_->bias, ff2_->weight, ff2_->bias}) p.push_back(t);
+  return p;
+}
+
+std::vector<torch::Tensor> PMAImpl::kernel_parameters() const {
+  std::vector<torch::Tensor> p{seed_.view({-1}), ln_q_->weight, ln_q_->bias, ln_kv_->weight, ln_kv_->bias,
+                               ln2_->weight, ln2_->bias};
+  for (const auto& t : att_->kernel_parameters()) p.push_back(t);
+  for (const auto& t : {ff1_->weight, ff1_->bias, ff2_->weight, ff2_->bias}) p.push_back(t);
+  return p;
+}
+
 SABImpl::SABImpl(const SetBlockOptions& o) : o_(o) {
   att_ = register_module("att", Attention(o.dim, o.heads));
   ln1_ = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));

@@ -8,6 +8,8 @@
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
+#include <vector>
+
 namespace sne::encoder {
 
 struct SetBlockOptions {
@@ -25,6 +27,8 @@ class AttentionImpl : public torch::nn::Module {
   /// q: [B, Lq, d]; kv: [B, Lk, d]; key_mask: [B, Lk] bool, true = real (undefined = all real).
   /// A query whose keys are all padding gets a zero output. Returns [B, Lq, d].
   torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& kv, const torch::Tensor& key_mask);
+  /// wq, bq, wk, bk, wv, bv, wo, bo: the order of the hand-written kernels (fused/chunk_kernel.h).
+  std::vector<torch::Tensor> kernel_parameters() const;
 
  private:
   int64_t heads_;
@@ -38,6 +42,8 @@ class SABImpl : public torch::nn::Module {
   explicit SABImpl(const SetBlockOptions& o);
   /// x: [B, L, d]; mask: [B, L] bool (undefined = all real). Returns [B, L, d].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+  /// ln1, ln2 (weight, bias), then q, k, v, o, ff1, ff2 (weight, bias): the kernels' order.
+  std::vector<torch::Tensor> kernel_parameters() const;
 
  private:
   SetBlockOptions o_;
@@ -53,6 +59,8 @@ class PMAImpl : public torch::nn::Module {
   explicit PMAImpl(const SetBlockOptions& o);
   /// x: [B, L, d]; mask: [B, L] bool. Returns [B, d].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask);
+  /// seed, ln_q, ln_kv, ln2 (weight, bias), then q, k, v, o, ff1, ff2 (weight, bias): the kernels' order.
+  std::vector<torch::Tensor> kernel_parameters() const;
 
  private:
   SetBlockOptions o_;

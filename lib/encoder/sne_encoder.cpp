@@ -1,5 +1,7 @@
 #include "encoder/sne_encoder.h"
 
+#include "encoder/fused/fused_chunk_stage.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -90,6 +92,25 @@ SNEEncoderImpl::SNEEncoderImpl(const EncoderOptions& o) : o_(o) {
   gamma_tensor_ = register_module("gamma_tensor", PMA(o.blocks));
   gamma_layer_ = register_module("gamma_layer", PMA(o.blocks));
   gamma_net_ = register_module("gamma_net", PMA(o.blocks));
+  kernel_shape_.dim = d;
+  kernel_shape_.heads = o.blocks.heads;
+  kernel_shape_.ff = o.blocks.ff_mult * d;
+  kernel_shape_.fourier = o.value_embedding == "fourier";
+  kernel_shape_.fourier_bands = o.fourier_bands;
+  kernel_shape_.seed_residual = o.blocks.pma_seed_residual;
+}
+
+bool SNEEncoderImpl::fused_stage1(const torch::Device& device) const {
+  return o_.fused_kernels && o_.blocks.pre_ln && o_.set_functions && device.is_cpu();
+}
+
+std::vector<torch::Tensor> SNEEncoderImpl::chunk_stage_parameters() const {
+  std::vector<torch::Tensor> p{value_proj_->weight, value_proj_->bias};
+  for (const auto* blocks : {&phi1_, &phi2_})
+    for (const auto& b : *blocks)
+      for (const auto& t : b->kernel_parameters()) p.push_back(t);
+  for (const auto& t : gamma_chunk_->kernel_parameters()) p.push_back(t);
+  return p;
 }
 
 torch::Tensor SNEEncoderImpl::embed_values(const torch::Tensor& values) {
@@ -123,15 +144,35 @@ torch::Tensor SNEEncoderImpl::encode_chunks(const torch::Tensor& values, const t
 }
 
 torch::Tensor SNEEncoderImpl::forward(const EncoderInput& in) {
+  const torch::Tensor level_pe = o_.level_encoding ? sinusoid(in.tensor_level, o_.blocks.dim) : torch::Tensor();
+  return encode_above_chunks(in, chunk_vectors(in), level_pe);
+}
+
+torch::Tensor SNEEncoderImpl::chunk_vectors(const EncoderInput& in) {
   const int64_t d = o_.blocks.dim;
   const Chunks& ch = in.chunks;
-  const int64_t total = ch.values.size(0);
   const torch::Tensor type_pe = o_.type_encoding ? sinusoid(in.tensor_type, d) : torch::Tensor();
   const torch::Tensor level_pe = o_.level_encoding ? sinusoid(in.tensor_level, d) : torch::Tensor();
 
-  // Stage 1: every chunk to a vector, in slices of at most chunk_budget chunks (chunks are independent).
-  // With a budget and gradients recorded, a slice's activations are recomputed in backward rather than kept,
-  // so the budget bounds training memory too.
+  // Stage 1: every chunk to a vector. The hand-written kernel bounds its own memory (tiles recomputed in
+  // backward). The composition runs in slices of at most chunk_budget chunks (chunks are independent); with a
+  // budget and gradients recorded, a slice's activations are recomputed in backward rather than kept.
+  if (fused_stage1(ch.values.device())) {
+    torch::Tensor encoding = torch::empty({0}, ch.values.options());
+    if (type_pe.defined()) encoding = type_pe.index_select(0, ch.owner);
+    if (level_pe.defined()) {
+      const torch::Tensor l = level_pe.index_select(0, ch.owner);
+      encoding = encoding.numel() ? encoding + l : l;
+    }
+    return fused_chunk_stage(kernel_shape_, chunk_stage_parameters(), ch.values, ch.lengths, encoding);
+  }
+  return reference_stage1(in, type_pe, level_pe);
+}
+
+torch::Tensor SNEEncoderImpl::reference_stage1(const EncoderInput& in, const torch::Tensor& type_pe,
+                                               const torch::Tensor& level_pe) {
+  const Chunks& ch = in.chunks;
+  const int64_t total = ch.values.size(0);
   const int64_t slice = o_.chunk_budget > 0 ? o_.chunk_budget : std::max<int64_t>(total, 1);
   const bool recompute = o_.chunk_budget > 0 && torch::GradMode::is_enabled();
   const torch::Tensor anchor = recompute ? torch::empty({0}, torch::requires_grad()) : torch::Tensor();
@@ -143,7 +184,13 @@ torch::Tensor SNEEncoderImpl::forward(const EncoderInput& in) {
     parts.push_back(recompute ? RecomputedChunks::apply(anchor, values, mask, owner, type_pe, level_pe, this)
                               : encode_chunks(values, mask, owner, type_pe, level_pe));  // [n, d]
   }
-  const torch::Tensor chunk_vec = parts.size() == 1 ? parts.front() : torch::cat(parts, 0);  // [total, d]
+  return parts.size() == 1 ? parts.front() : torch::cat(parts, 0);  // [total, d]
+}
+
+torch::Tensor SNEEncoderImpl::encode_above_chunks(const EncoderInput& in, const torch::Tensor& chunk_vec,
+                                                  const torch::Tensor& level_pe) {
+  const int64_t d = o_.blocks.dim;
+  const Chunks& ch = in.chunks;
 
   if (!o_.hierarchy) {  // ablation: all chunks of a network form one set
     std::vector<int64_t> chunk_net;

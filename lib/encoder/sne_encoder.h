@@ -10,6 +10,7 @@
 #include <string>
 
 #include "encoder/encoder_input.h"
+#include "encoder/fused/chunk_kernel.h"
 #include "encoder/set_blocks.h"
 #include "encoder/weight_encoder.h"
 
@@ -25,6 +26,7 @@ struct EncoderOptions {
   bool role_encoding = true;            ///< (ours) tells a layer's weight from its bias before they merge
   bool set_functions = true;            ///< ablation switch: false replaces every set-to-set map by the identity
   bool hierarchy = true;                ///< ablation switch: false pools all chunks of a network at once
+  bool fused_kernels = true;            ///< CPU + pre-LN + set functions: stage 1 by the hand-written kernel
   int64_t chunk_budget = 0;             ///< chunks encoded per slice in stage 1 (0 = all); bounds activation memory:
                                         ///< when gradients are recorded each slice is recomputed in backward
 };
@@ -35,6 +37,8 @@ class SNEEncoderImpl : public WeightEncoderImpl {
   /// Returns z: [num_networks, dim].
   torch::Tensor forward(const EncoderInput& in) override;
   int64_t dim() const override { return o_.blocks.dim; }
+  /// Stage 1 alone: one vector per chunk, [total_chunks, dim] (for tests and analysis).
+  torch::Tensor chunk_vectors(const EncoderInput& in);
   const EncoderOptions& options() const { return o_; }
 
  private:
@@ -43,9 +47,17 @@ class SNEEncoderImpl : public WeightEncoderImpl {
   torch::Tensor encode_chunks(const torch::Tensor& values, const torch::Tensor& mask, const torch::Tensor& owner,
                               const torch::Tensor& type_pe, const torch::Tensor& level_pe);
   friend struct RecomputedChunks;
+  /// Whether stage 1 runs on the hand-written kernel for chunks on `device`.
+  bool fused_stage1(const torch::Device& device) const;
+  /// The chunk stage's parameters in the kernel's order (fused/chunk_kernel.h).
+  std::vector<torch::Tensor> chunk_stage_parameters() const;
+  torch::Tensor reference_stage1(const EncoderInput& in, const torch::Tensor& type_pe, const torch::Tensor& level_pe);
+  /// Stages 2-4 from the chunk vectors [total_chunks, d].
+  torch::Tensor encode_above_chunks(const EncoderInput& in, const torch::Tensor& chunk_vec, const torch::Tensor& level_pe);
   torch::Tensor phi(std::vector<SAB>& blocks, torch::Tensor x, const torch::Tensor& mask);
 
   EncoderOptions o_;
+  kernels::ChunkStageShape kernel_shape_;
   torch::nn::Linear value_proj_{nullptr};
   torch::nn::Embedding role_emb_{nullptr};
   std::vector<SAB> phi1_, phi2_, phi3_, merge_, phi4_;

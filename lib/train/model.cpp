@@ -27,6 +27,7 @@ encoder::EncoderOptions encoder_options(const config::EncoderSettings& s) {
   o.role_encoding = s.role_encoding;
   o.set_functions = s.set_functions;
   o.hierarchy = s.hierarchy;
+  o.fused_kernels = s.kernels == "fused";
   return o;
 }
 

@@ -39,9 +39,11 @@ struct Nets {
 
 bool close(const torch::Tensor& a, const torch::Tensor& b, double tol = 1e-5) { return torch::allclose(a, b, tol, tol); }
 
-// The same encoder without (budget 0) and with a chunk budget, sharing their initial weights.
+// The same encoder without (budget 0) and with a chunk budget, sharing their initial weights. The budget slices
+// the LibTorch composition (the hand-written kernel bounds its memory by tiles; test_fused_kernels.cpp).
 std::pair<SNEEncoder, SNEEncoder> unsliced_and_sliced(int64_t chunk, int64_t budget) {
   EncoderOptions o = small(chunk);
+  o.fused_kernels = false;
   SNEEncoder all(o);
   o.chunk_budget = budget;
   SNEEncoder sliced(o);
