@@ -148,7 +148,7 @@ constexpr int64_t kTileRows = 512;  // real rows per tile: the activations of a 
 
 struct Tile {
   int64_t first = 0, count = 0;   // chunks [first, first + count)
-  int64_t rows = 0, pairs = 0;    // real rows; sum of n^2 over its chunks
+  int64_t rows = 0, pairs = 0;    // real rows; attention weights per head (see attention_forward)
 };
 
 std::vector<Tile> make_tiles(const ChunkSet& cs) {
@@ -162,7 +162,7 @@ std::vector<Tile> make_tiles(const ChunkSet& cs) {
     }
     ++t.count;
     t.rows += n;
-    t.pairs += n * n;
+    t.pairs += n * ((n + 15) / 16 * 16);  // keys x queries padded to whole vector blocks
   }
   if (t.count > 0) tiles.push_back(t);
   return tiles;
@@ -215,7 +215,8 @@ struct Workspace {
     pg = take(G * F), pout = take(G * d);
     gx = take(R * d), gy = take(R * d), gh = take(R * d), gf = take(R * F), gn = take(R * d), gq = take(R * d),
     gk = take(R * d), gv = take(R * d), go = take(R * d);
-    tmp = take(4 * cmax * d + cmax + d + F);
+    const std::size_t cpad = (cmax + 15) / 16 * 16;
+    tmp = take(2 * cpad * d + cmax * cpad + 2 * cpad + d + F + cmax * d);
   }
 };
 
@@ -239,101 +240,119 @@ Shared shared_query(const ChunkStageShape& s, const ChunkStageParams& p) {
   return sh;
 }
 
-/// Self-attention of each chunk's rows, per head: P = softmax(Q K^T / sqrt(hd)), O = P V.
+// Self-attention of each chunk's rows, per head, in a transposed layout: scores are held as St[j][i] (key j,
+// query i) so that the softmax over keys, the weighted sums and their gradients are vector operations across
+// queries, in register blocks of kLanes queries, with no horizontal reductions but dK's and dV's. The query
+// dimension is padded to a multiple of kLanes with zero queries (never read back). P is kept for backward.
+constexpr int64_t kLanes = 16;
+SNE_INLINE int64_t padded(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+// A block of kLanes floats (one AVX-512 register; two AVX2 or four SSE registers in the other clones).
+typedef float Block __attribute__((vector_size(kLanes * sizeof(float))));
+SNE_INLINE Block load(const float* p) {
+  Block b;
+  std::memcpy(&b, p, sizeof b);
+  return b;
+}
+SNE_INLINE void store(float* p, const Block& b) { std::memcpy(p, &b, sizeof b); }
+
+/// P = softmax(Q K^T / sqrt(hd)), O = P V for every chunk and head of the tile.
 SNE_INLINE void attention_forward(const ChunkStageShape& s, const Workspace& ws, const Tile& t, const int32_t* len,
-                                  const SabActs& a, float* tmp) {
+                                  const SabActs& a, float* __restrict tmp) {
   const int64_t d = s.dim, H = s.heads, hd = d / H;
   const float inv = 1.0f / std::sqrt(static_cast<float>(hd));
   int64_t pofs = 0;
   for (int64_t g = 0; g < t.count; ++g) {
-    const int64_t n = len[g], r0 = ws.row_of[static_cast<std::size_t>(g)];
-    float* kt = tmp;           // [hd, n]
-    float* vt = tmp + hd * n;  // [hd, n]
+    const int64_t n = len[g], np = padded(n), r0 = ws.row_of[static_cast<std::size_t>(g)];
+    float* __restrict qt = tmp;           // [hd, np]
+    float* __restrict mx = tmp + hd * np; // [np]
+    float* __restrict sum = mx + np;      // [np]
     for (int64_t h = 0; h < H; ++h) {
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t e = 0; e < hd; ++e) {
-          kt[e * n + j] = a.k[(r0 + j) * d + h * hd + e];
-          vt[e * n + j] = a.v[(r0 + j) * d + h * hd + e];
-        }
-      for (int64_t i = 0; i < n; ++i) {
-        float* prow = a.p + pofs + (h * n + i) * n;
-        const float* qi = a.q + (r0 + i) * d + h * hd;
-        for (int64_t j = 0; j < n; ++j) prow[j] = 0;
-        for (int64_t e = 0; e < hd; ++e) {
-          const float qe = qi[e];
-          for (int64_t j = 0; j < n; ++j) prow[j] += qe * kt[e * n + j];
-        }
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < n; ++j) mx = std::max(mx, prow[j] * inv);
-        float sum = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          prow[j] = exp_approx(prow[j] * inv - mx);
-          sum += prow[j];
-        }
-        const float rs = 1.0f / sum;
-        for (int64_t j = 0; j < n; ++j) prow[j] *= rs;
-        float* oi = a.o + (r0 + i) * d + h * hd;
-        for (int64_t e = 0; e < hd; ++e) {
-          float acc = 0;
-          for (int64_t j = 0; j < n; ++j) acc += prow[j] * vt[e * n + j];
-          oi[e] = acc;
+      for (int64_t e = 0; e < hd; ++e)
+        for (int64_t i = 0; i < np; ++i) qt[e * np + i] = i < n ? a.q[(r0 + i) * d + h * hd + e] * inv : 0.0f;
+      float* __restrict pt = a.p + pofs + h * n * np;  // [n keys, np queries]
+      for (int64_t j = 0; j < n; ++j) {
+        const float* kj = a.k + (r0 + j) * d + h * hd;
+        for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
+          Block acc = {};
+          for (int64_t e = 0; e < hd; ++e) acc += kj[e] * load(qt + e * np + i0);
+          store(pt + j * np + i0, acc);
         }
       }
+      for (int64_t i = 0; i < np; ++i) mx[i] = pt[i], sum[i] = 0;
+      for (int64_t j = 1; j < n; ++j)
+        for (int64_t i = 0; i < np; ++i) mx[i] = std::max(mx[i], pt[j * np + i]);
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t i = 0; i < np; ++i) {
+          const float p = exp_approx(pt[j * np + i] - mx[i]);
+          pt[j * np + i] = p;
+          sum[i] += p;
+        }
+      for (int64_t i = 0; i < np; ++i) sum[i] = 1.0f / sum[i];
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t i = 0; i < np; ++i) pt[j * np + i] *= sum[i];
+      for (int64_t e = 0; e < hd; ++e)
+        for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
+          Block acc = {};
+          for (int64_t j = 0; j < n; ++j) acc += a.v[(r0 + j) * d + h * hd + e] * load(pt + j * np + i0);
+          for (int64_t l = 0; l < kLanes && i0 + l < n; ++l) a.o[(r0 + i0 + l) * d + h * hd + e] = acc[l];
+        }
     }
-    pofs += H * n * n;
+    pofs += H * n * np;
   }
 }
 
+/// From gO: gQ, gK, gV (overwritten) for every chunk and head of the tile.
 SNE_INLINE void attention_backward(const ChunkStageShape& s, const Workspace& ws, const Tile& t, const int32_t* len,
-                                   const SabActs& a, const float* go, float* gq, float* gk, float* gv, float* tmp) {
+                                   const SabActs& a, const float* go, float* gq, float* gk, float* gv,
+                                   float* __restrict tmp) {
   const int64_t d = s.dim, H = s.heads, hd = d / H;
   const float inv = 1.0f / std::sqrt(static_cast<float>(hd));
   int64_t pofs = 0;
   for (int64_t g = 0; g < t.count; ++g) {
-    const int64_t n = len[g], r0 = ws.row_of[static_cast<std::size_t>(g)];
-    float* kt = tmp;
-    float* vt = tmp + hd * n;
-    float* gkt = tmp + 2 * hd * n;
-    float* gvt = tmp + 3 * hd * n;
-    float* gs = tmp + 4 * hd * n;  // [n]
+    const int64_t n = len[g], np = padded(n), r0 = ws.row_of[static_cast<std::size_t>(g)];
+    float* __restrict got = tmp;           // [hd, np] dO, transposed
+    float* __restrict qt = got + hd * np;  // [hd, np] Q / sqrt(hd), transposed
+    float* __restrict dot = qt + hd * np;  // [np]
+    float* __restrict gst = dot + np;      // [n, np] dS, transposed like P
     for (int64_t h = 0; h < H; ++h) {
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t e = 0; e < hd; ++e) {
-          kt[e * n + j] = a.k[(r0 + j) * d + h * hd + e];
-          vt[e * n + j] = a.v[(r0 + j) * d + h * hd + e];
+      const float* __restrict pt = a.p + pofs + h * n * np;
+      for (int64_t e = 0; e < hd; ++e)
+        for (int64_t i = 0; i < np; ++i) {
+          got[e * np + i] = i < n ? go[(r0 + i) * d + h * hd + e] : 0.0f;
+          qt[e * np + i] = i < n ? a.q[(r0 + i) * d + h * hd + e] * inv : 0.0f;
         }
-      for (int64_t x = 0; x < hd * n; ++x) gkt[x] = gvt[x] = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const float* prow = a.p + pofs + (h * n + i) * n;
-        const float* goi = go + (r0 + i) * d + h * hd;
-        const float* qi = a.q + (r0 + i) * d + h * hd;
-        for (int64_t j = 0; j < n; ++j) gs[j] = 0;
-        for (int64_t e = 0; e < hd; ++e) {
-          const float ge = goi[e];
-          for (int64_t j = 0; j < n; ++j) {
-            gs[j] += ge * vt[e * n + j];        // dP
-            gvt[e * n + j] += prow[j] * ge;     // dV += P^T dO
-          }
-        }
-        float dot = 0;
-        for (int64_t j = 0; j < n; ++j) dot += gs[j] * prow[j];
-        for (int64_t j = 0; j < n; ++j) gs[j] = prow[j] * (gs[j] - dot) * inv;  // dS, with the 1/sqrt(hd)
-        float* gqi = gq + (r0 + i) * d + h * hd;
-        for (int64_t e = 0; e < hd; ++e) {
-          float acc = 0;
-          for (int64_t j = 0; j < n; ++j) acc += gs[j] * kt[e * n + j];
-          gqi[e] = acc;
-          const float qe = qi[e];
-          for (int64_t j = 0; j < n; ++j) gkt[e * n + j] += gs[j] * qe;
+      for (int64_t i = 0; i < np; ++i) dot[i] = 0;
+      for (int64_t j = 0; j < n; ++j) {  // dP, and dot = sum_j dP * P
+        const float* vj = a.v + (r0 + j) * d + h * hd;
+        for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
+          Block acc = {};
+          for (int64_t e = 0; e < hd; ++e) acc += vj[e] * load(got + e * np + i0);
+          store(gst + j * np + i0, acc);
+          store(dot + i0, load(dot + i0) + acc * load(pt + j * np + i0));
         }
       }
+      for (int64_t j = 0; j < n; ++j)  // dS (before the 1/sqrt(hd), which qt and the dQ pass carry)
+        for (int64_t i = 0; i < np; ++i) gst[j * np + i] = pt[j * np + i] * (gst[j * np + i] - dot[i]);
+      for (int64_t e = 0; e < hd; ++e)
+        for (int64_t i0 = 0; i0 < np; i0 += kLanes) {  // dQ = dS K / sqrt(hd)
+          Block acc = {};
+          for (int64_t j = 0; j < n; ++j) acc += (a.k[(r0 + j) * d + h * hd + e] * inv) * load(gst + j * np + i0);
+          for (int64_t l = 0; l < kLanes && i0 + l < n; ++l) gq[(r0 + i0 + l) * d + h * hd + e] = acc[l];
+        }
       for (int64_t j = 0; j < n; ++j)
         for (int64_t e = 0; e < hd; ++e) {
-          gk[(r0 + j) * d + h * hd + e] = gkt[e * n + j];
-          gv[(r0 + j) * d + h * hd + e] = gvt[e * n + j];
+          Block sk = {}, sv = {};
+          for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
+            sk += load(gst + j * np + i0) * load(qt + e * np + i0);  // dK = dS^T Q / sqrt(hd)
+            sv += load(pt + j * np + i0) * load(got + e * np + i0);  // dV = P^T dO
+          }
+          float k_sum = 0, v_sum = 0;
+          for (int64_t l = 0; l < kLanes; ++l) k_sum += sk[l], v_sum += sv[l];
+          gk[(r0 + j) * d + h * hd + e] = k_sum;
+          gv[(r0 + j) * d + h * hd + e] = v_sum;
         }
     }
-    pofs += H * n * n;
+    pofs += H * n * np;
   }
 }
 
@@ -392,18 +411,17 @@ SNE_INLINE void pma_forward(const ChunkStageShape& s, const PmaParams& P, const 
     for (int64_t h = 0; h < H; ++h) {
       float* prow = ws.pp + H * r0 + h * n;
       const float* q = sh.q.data() + h * hd;
-      float mx = -INFINITY;
       for (int64_t j = 0; j < n; ++j) {
         float acc = 0;
         for (int64_t e = 0; e < hd; ++e) acc += q[e] * ws.pk[(r0 + j) * d + h * hd + e];
         prow[j] = acc * inv;
-        mx = std::max(mx, prow[j]);
       }
+      float mx = -INFINITY;
+#pragma omp simd reduction(max : mx)
+      for (int64_t j = 0; j < n; ++j) mx = std::max(mx, prow[j]);
+      for (int64_t j = 0; j < n; ++j) prow[j] = exp_approx(prow[j] - mx);
       float sum = 0;
-      for (int64_t j = 0; j < n; ++j) {
-        prow[j] = exp_approx(prow[j] - mx);
-        sum += prow[j];
-      }
+      for (int64_t j = 0; j < n; ++j) sum += prow[j];
       const float rs = 1.0f / sum;
       for (int64_t j = 0; j < n; ++j) prow[j] *= rs;
       float* o = ws.po + g * d + h * hd;
