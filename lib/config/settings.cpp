@@ -116,7 +116,7 @@ const std::vector<Setting>& table() {
     integer("encoder.heads", [](Config& c) -> int64_t& { return c.encoder.heads; }, 4, at_least(1), "attention heads (divides dim)"),
     integer("encoder.ff_mult", [](Config& c) -> int64_t& { return c.encoder.ff_mult; }, 2, at_least(1), "feed-forward width in multiples of dim"),
     integer("encoder.chunk_size", [](Config& c) -> int64_t& { return c.encoder.chunk_size; }, 32, at_least(1), "pad-chunk size c (elements per chunk)"),
-    integer("encoder.chunk_budget", [](Config& c) -> int64_t& { return c.encoder.chunk_budget; }, 0, at_least(0), "chunks encoded per slice (0 = all at once); bounds memory, not results"),
+    integer("encoder.chunk_budget", [](Config& c) -> int64_t& { return c.encoder.chunk_budget; }, 16384, at_least(0), "most chunks whose activations a training step holds at once (stage 1 of the reference kernels in slices, stage 2 in groups of tensors, recomputed in backward; 0 = no bound); bounds memory, not results"),
     choice("encoder.value_embedding", [](Config& c) -> std::string& { return c.encoder.value_embedding; }, "fourier", {"fourier", "linear"}, "how a weight value becomes a vector"),
     integer("encoder.fourier_bands", [](Config& c) -> int64_t& { return c.encoder.fourier_bands; }, 4, at_least(0), "frequencies of the fourier value embedding"),
     boolean("encoder.pre_ln", [](Config& c) -> bool& { return c.encoder.pre_ln; }, true, "pre-LN set blocks (false: post-LN, as the Set Transformer paper)"),

@@ -1,6 +1,8 @@
 #include "encoder/set_blocks.h"
 
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/functional/activation.h>
+#include <torch/torch.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -18,10 +20,72 @@ AttentionImpl::AttentionImpl(int64_t dim, int64_t heads) : heads_(heads) {
   wo_ = register_module("wo", torch::nn::Linear(dim, dim));
 }
 
+namespace {
+
+int64_t max_scores = int64_t{1} << 24;  // attention weights held at once by a long set: 64 MiB
+
+torch::Tensor masked_scores(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& key_mask) {
+  const int64_t hd = q.size(-1);
+  torch::Tensor s = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));
+  return key_mask.defined() ? s.masked_fill(key_mask.logical_not(), -1e30) : s;
+}
+
+/// softmax(Q K^T / sqrt(hd)) V over sets too long to hold their [Lq, Lk] weights: forward runs slices of
+/// queries and keeps no weights; backward recomputes each slice's weights (the memory of flash attention, in
+/// LibTorch operations). Q: [B, H, Lq, hd]; K, V: [B, H, Lk, hd]; key_mask: [B, 1, 1, Lk] bool or undefined.
+struct SlicedAttention : torch::autograd::Function<SlicedAttention> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& Q, const torch::Tensor& K,
+                               const torch::Tensor& V, const torch::Tensor& key_mask, int64_t slice) {
+    ctx->save_for_backward({Q, K, V, key_mask});
+    ctx->saved_data["slice"] = slice;
+    torch::Tensor out = torch::empty_like(Q);
+    for (int64_t s0 = 0; s0 < Q.size(2); s0 += slice) {
+      const int64_t n = std::min(slice, Q.size(2) - s0);
+      out.narrow(2, s0, n).copy_(torch::matmul(torch::softmax(masked_scores(Q.narrow(2, s0, n), K, key_mask), -1), V));
+    }
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    const auto s = ctx->get_saved_variables();
+    const torch::Tensor &Q = s[0], &K = s[1], &V = s[2], &mask = s[3];
+    const int64_t slice = ctx->saved_data["slice"].toInt();
+    const double scale = 1.0 / std::sqrt(static_cast<double>(Q.size(-1)));
+    const torch::Tensor dO = grad[0];
+    torch::Tensor dQ = torch::empty_like(Q), dK = torch::zeros_like(K), dV = torch::zeros_like(V);
+    for (int64_t s0 = 0; s0 < Q.size(2); s0 += slice) {
+      const int64_t n = std::min(slice, Q.size(2) - s0);
+      const torch::Tensor q = Q.narrow(2, s0, n), g = dO.narrow(2, s0, n);
+      const torch::Tensor P = torch::softmax(masked_scores(q, K, mask), -1);  // [B, H, n, Lk]
+      dV += torch::matmul(P.transpose(-2, -1), g);
+      const torch::Tensor dP = torch::matmul(g, V.transpose(-2, -1));
+      const torch::Tensor dS = P * (dP - (dP * P).sum(-1, true)) * scale;
+      dQ.narrow(2, s0, n).copy_(torch::matmul(dS, K));
+      dK += torch::matmul(dS.transpose(-2, -1), q);
+    }
+    return {dQ, dK, dV, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+int64_t set_max_attention_scores(int64_t n) {
+  const int64_t before = max_scores;
+  max_scores = n;
+  return before;
+}
+
 torch::Tensor AttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& kv, const torch::Tensor& key_mask) {
   const int64_t b = q.size(0), lq = q.size(1), lk = kv.size(1), d = q.size(2), hd = d / heads_;
   const auto split = [&](const torch::Tensor& t, int64_t l) { return t.view({b, l, heads_, hd}).transpose(1, 2); };
   const torch::Tensor Q = split(wq_->forward(q), lq), K = split(wk_->forward(kv), lk), V = split(wv_->forward(kv), lk);
+  if (b * heads_ * lq * lk > max_scores) {  // a long set: weights in slices of queries, recomputed in backward
+    const int64_t slice = std::max<int64_t>(1, max_scores / (b * heads_ * lk));
+    const torch::Tensor m = key_mask.defined() ? key_mask.view({b, 1, 1, lk}) : torch::Tensor();
+    torch::Tensor out = SlicedAttention::apply(Q.contiguous(), K.contiguous(), V.contiguous(), m, slice);
+    if (key_mask.defined()) out = out * key_mask.any(1).view({b, 1, 1, 1}).to(out.dtype());
+    return wo_->forward(out.transpose(1, 2).reshape({b, lq, d}));
+  }
   torch::Tensor scores = torch::matmul(Q, K.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));  // [B,H,Lq,Lk]
   torch::Tensor out;
   if (key_mask.defined()) {

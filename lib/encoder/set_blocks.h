@@ -20,6 +20,10 @@ struct SetBlockOptions {
   bool pma_seed_residual = true;///< PMA output = seed + attention (paper); false: attention only
 };
 
+/// Attention whose [B, heads, Lq, Lk] weights exceed this many floats (default 2^24, 64 MiB) runs in slices of
+/// queries and recomputes each slice's weights in backward. Returns the previous limit (tests lower it).
+int64_t set_max_attention_scores(int64_t n);
+
 /// Multi-head attention of queries over a masked set of keys/values.
 class AttentionImpl : public torch::nn::Module {
  public:

@@ -34,6 +34,33 @@ struct RecomputedChunks : torch::autograd::Function<RecomputedChunks> {
   }
 };
 
+/// Stage 2 of one group of tensors with activation checkpointing: forward keeps only the group's tensor vectors;
+/// backward recomputes the group with gradients on, back-propagates into the encoder's parameters and returns
+/// the gradient of the group's chunk vectors.
+struct RecomputedTensors : torch::autograd::Function<RecomputedTensors> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& chunk_vec,
+                               const torch::Tensor& level_pe, const std::vector<int64_t>& starts,
+                               SNEEncoderImpl* encoder) {
+    ctx->save_for_backward({chunk_vec, level_pe});
+    ctx->saved_data["starts"] = starts;
+    ctx->saved_data["encoder"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(encoder));  // outlives the graph
+    return encoder->encode_tensors(chunk_vec, starts, level_pe);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    auto* encoder = reinterpret_cast<SNEEncoderImpl*>(static_cast<intptr_t>(ctx->saved_data["encoder"].toInt()));
+    const auto s = ctx->get_saved_variables();
+    const std::vector<int64_t> starts = ctx->saved_data["starts"].toIntVector();
+    const torch::Tensor x = s[0].detach().requires_grad_(true);
+    {
+      torch::AutoGradMode on(true);
+      const torch::Tensor out = encoder->encode_tensors(x, starts, s[1]);
+      torch::autograd::backward({out}, {grad[0]});
+    }
+    return {x.grad(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 torch::Tensor sinusoid(const torch::Tensor& positions, int64_t dim) {
   const auto opts = torch::TensorOptions().dtype(torch::kFloat).device(positions.device());
   const torch::Tensor i = torch::arange(0, dim, 2, opts);
@@ -187,6 +214,14 @@ torch::Tensor SNEEncoderImpl::reference_stage1(const EncoderInput& in, const tor
   return parts.size() == 1 ? parts.front() : torch::cat(parts, 0);  // [total, d]
 }
 
+torch::Tensor SNEEncoderImpl::encode_tensors(const torch::Tensor& chunk_vec, const std::vector<int64_t>& starts,
+                                             const torch::Tensor& level_pe) {
+  auto [xt, mt] = pack_groups(chunk_vec, starts);  // [T, Q, d]
+  xt = phi(phi3_, xt, mt);
+  if (level_pe.numel() > 0) xt = xt + level_pe.unsqueeze(1) * mt.unsqueeze(-1).to(xt.dtype());
+  return gamma_tensor_->forward(xt, mt);  // [T, d]
+}
+
 torch::Tensor SNEEncoderImpl::encode_above_chunks(const EncoderInput& in, const torch::Tensor& chunk_vec,
                                                   const torch::Tensor& level_pe) {
   const int64_t d = o_.blocks.dim;
@@ -201,11 +236,41 @@ torch::Tensor SNEEncoderImpl::encode_above_chunks(const EncoderInput& in, const 
     return gamma_net_->forward(phi(phi4_, x, mask), mask);
   }
 
-  // Stage 2: the chunks of each tensor to one vector.
-  auto [xt, mt] = pack_groups(chunk_vec, ch.first_chunk);  // [T, Q, d]
-  xt = phi(phi3_, xt, mt);
-  if (level_pe.defined()) xt = xt + level_pe.unsqueeze(1) * mt.unsqueeze(-1).to(xt.dtype());
-  torch::Tensor tensor_vec = gamma_tensor_->forward(xt, mt);  // [T, d]
+  // Stage 2: the chunks of each tensor to one vector, in groups of whole tensors whose padded sets hold at most
+  // chunk_budget chunks (a longer tensor alone); with several groups and gradients recorded, a group's
+  // activations are recomputed in backward, so the budget bounds this stage's memory too.
+  const auto T = static_cast<int64_t>(ch.numel.size());
+  std::vector<int64_t> group_start{0};
+  if (o_.chunk_budget > 0) {
+    int64_t longest = 0;
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t q = ch.first_chunk[static_cast<std::size_t>(t) + 1] - ch.first_chunk[static_cast<std::size_t>(t)];
+      const int64_t in_group = t - group_start.back();
+      if (in_group > 0 && (in_group + 1) * std::max(longest, q) > o_.chunk_budget) {
+        group_start.push_back(t);
+        longest = 0;
+      }
+      longest = std::max(longest, q);
+    }
+  }
+  group_start.push_back(T);
+  torch::Tensor tensor_vec;
+  if (group_start.size() == 2) {
+    tensor_vec = encode_tensors(chunk_vec, ch.first_chunk, level_pe.defined() ? level_pe : torch::empty({0}));
+  } else {
+    const bool recompute = torch::GradMode::is_enabled();
+    std::vector<torch::Tensor> parts;
+    for (std::size_t g = 0; g + 1 < group_start.size(); ++g) {
+      const int64_t t0 = group_start[g], t1 = group_start[g + 1];
+      const int64_t c0 = ch.first_chunk[static_cast<std::size_t>(t0)], c1 = ch.first_chunk[static_cast<std::size_t>(t1)];
+      std::vector<int64_t> starts;
+      for (int64_t t = t0; t <= t1; ++t) starts.push_back(ch.first_chunk[static_cast<std::size_t>(t)] - c0);
+      const torch::Tensor x = chunk_vec.narrow(0, c0, c1 - c0);
+      const torch::Tensor pe = level_pe.defined() ? level_pe.narrow(0, t0, t1 - t0) : torch::empty({0});
+      parts.push_back(recompute ? RecomputedTensors::apply(x, pe, starts, this) : encode_tensors(x, starts, pe));
+    }
+    tensor_vec = torch::cat(parts, 0);
+  }
   if (o_.role_encoding) tensor_vec = tensor_vec + role_emb_->forward(in.tensor_role);
 
   // Stage 3: the tensors of each layer (weight, bias, ...) to one vector.

@@ -27,8 +27,9 @@ struct EncoderOptions {
   bool set_functions = true;            ///< ablation switch: false replaces every set-to-set map by the identity
   bool hierarchy = true;                ///< ablation switch: false pools all chunks of a network at once
   bool fused_kernels = true;            ///< CPU + pre-LN + set functions: stage 1 by the hand-written kernel
-  int64_t chunk_budget = 0;             ///< chunks encoded per slice in stage 1 (0 = all); bounds activation memory:
-                                        ///< when gradients are recorded each slice is recomputed in backward
+  int64_t chunk_budget = 0;             ///< bound on the chunks whose activations are held at once (0 = none): stage 1
+                                        ///< of the composition in slices, stage 2 in groups of whole tensors (padded),
+                                        ///< each recomputed in backward; the fused stage 1 bounds itself by tiles
 };
 
 class SNEEncoderImpl : public WeightEncoderImpl {
@@ -47,6 +48,11 @@ class SNEEncoderImpl : public WeightEncoderImpl {
   torch::Tensor encode_chunks(const torch::Tensor& values, const torch::Tensor& mask, const torch::Tensor& owner,
                               const torch::Tensor& type_pe, const torch::Tensor& level_pe);
   friend struct RecomputedChunks;
+  friend struct RecomputedTensors;
+  /// Stage 2 for tensors whose chunks are rows [starts[t], starts[t+1]) of chunk_vec: [T, d] before the role
+  /// encoding; level_pe [T, d] or empty.
+  torch::Tensor encode_tensors(const torch::Tensor& chunk_vec, const std::vector<int64_t>& starts,
+                               const torch::Tensor& level_pe);
   /// Whether stage 1 runs on the hand-written kernel for chunks on `device`.
   bool fused_stage1(const torch::Device& device) const;
   /// The chunk stage's parameters in the kernel's order (fused/chunk_kernel.h).

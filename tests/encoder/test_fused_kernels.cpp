@@ -170,3 +170,41 @@ TEST_CASE("post-LN blocks and the no-set-functions ablation fall back to the com
   const EncoderInput in = batch.input(4);
   CHECK(torch::equal(fused->forward(in), ref->forward(in)));
 }
+
+TEST_CASE("the chunk budget groups stage 2 and slices long attention without changing codes or gradients") {
+  torch::manual_seed(14);
+  Batch batch;
+  batch.add(test::mlp_spec("wide", 3, 16, 2), 1.0f);  // 16x16 hidden weights: 32 chunks of 8
+  batch.add(test::cnn_spec(), 1.0f);
+  batch.add(test::mlp_spec("wide", 3, 16, 2), 0.5f);
+  EncoderOptions o;
+  o.blocks.dim = 16;
+  o.chunk_size = 8;
+  o.chunk_budget = 0;
+  auto [whole, other] = fused_and_reference(o);
+  EncoderOptions bounded = o;
+  bounded.chunk_budget = 40;  // several groups; the 32-chunk tensors alone or nearly so
+  SNEEncoder grouped(bounded);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : grouped->named_parameters()) p.value().copy_(whole->named_parameters()[p.key()]);
+  }
+  const EncoderInput in = batch.input(8);
+  const torch::Tensor za = whole->forward(in);  // no groups, no slices
+  const torch::Tensor w = torch::randn_like(za);
+  (za * w).sum().backward();
+  for (const bool slice_attention : {false, true}) {
+    INFO("long-set attention in slices: " << slice_attention);
+    const int64_t limit = slice_attention ? set_max_attention_scores(50) : 0;  // every stage-2 set is "long"
+    grouped->zero_grad();
+    const torch::Tensor zb = grouped->forward(in);
+    (zb * w).sum().backward();
+    if (slice_attention) set_max_attention_scores(limit);
+    CHECK(relative_gap(zb, za) < 1e-5);
+    for (auto& p : grouped->named_parameters()) {
+      INFO(p.key());
+      if (p.key().find("att.wk.bias") != std::string::npos) continue;  // gradient-free (see above)
+      CHECK(relative_gap(p.value().grad(), whole->named_parameters()[p.key()].grad()) < 1e-5);
+    }
+  }
+}
