@@ -24,8 +24,30 @@ struct EncoderInput {
   int64_t num_networks = 0;
 };
 
-/// Packs networks for the encoder. `params[i]` holds archs[i]->num_params() floats (already normalised);
-/// `chunk_size` is the c of pad-chunk. Tensors are placed on `device`.
+/// Packs batches for the encoder. What depends only on an architecture (its tensors' chunk counts, levels,
+/// types and roles) is computed once per architecture and reused for every batch; a batch is then one copy of
+/// its weights into the padded chunk block.
+class BatchPacker {
+ public:
+  explicit BatchPacker(int64_t chunk_size);
+  /// `params[i]` holds archs[i]->num_params() floats (already normalised). Tensors are placed on `device`.
+  EncoderInput pack(const std::vector<const zoo::ArchitectureSpec*>& archs, const std::vector<const float*>& params,
+                    at::Device device);
+  int64_t chunk_size() const { return c_; }
+
+ private:
+  struct Layout {
+    std::vector<int64_t> offset, numel, chunks, level, type, role, layer;  // per tensor (layer: index in the spec)
+    std::vector<int64_t> layer_level;                                      // per layer
+    int64_t total_chunks = 0;
+  };
+  const Layout& layout(const zoo::ArchitectureSpec& spec);
+  int64_t c_;
+  std::vector<std::pair<const zoo::ArchitectureSpec*, Layout>> layouts_;  // few architectures: a short list
+};
+
+/// Packs networks for the encoder once (a BatchPacker without reuse). `params[i]` holds archs[i]->num_params()
+/// floats (already normalised); `chunk_size` is the c of pad-chunk. Tensors are placed on `device`.
 EncoderInput build_input(const std::vector<const zoo::ArchitectureSpec*>& archs,
                          const std::vector<const float*>& params, int64_t chunk_size, at::Device device);
 

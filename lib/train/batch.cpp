@@ -7,39 +7,52 @@
 
 namespace sne::train {
 
-PreparedBatch prepare_batch(const zoo::NetworkBatch& b, const zoo::ZooFile& zoo, const ValueNormalizer& values,
-                            const TargetScaler* targets, int64_t chunk_size, at::Device device,
-                            std::mt19937_64* symmetry_rng) {
+BatchPreparer::BatchPreparer(const zoo::ZooFile& zoo, const ValueNormalizer& values, const TargetScaler* targets,
+                             int64_t chunk_size, at::Device device)
+    : zoo_(zoo), values_(values), targets_(targets), packer_(chunk_size), device_(device) {}
+
+PreparedBatch BatchPreparer::prepare(const zoo::NetworkBatch& b) {
   PreparedBatch out;
-  std::vector<float> params = b.params;  // normalised in place below
-  std::vector<const zoo::ArchitectureSpec*> archs;
-  std::vector<const float*> rows;
+  out.rows = b.params;  // normalised in place below
   for (int64_t i = 0; i < b.size(); ++i) {
-    const auto& spec = zoo.architectures()[static_cast<std::size_t>(b.arch[static_cast<std::size_t>(i)])];
-    float* p = params.data() + b.offset[static_cast<std::size_t>(i)];
+    const auto& spec = zoo_.architectures()[static_cast<std::size_t>(b.arch[static_cast<std::size_t>(i)])];
+    const int64_t offset = b.offset[static_cast<std::size_t>(i)];
+    float* p = out.rows.data() + offset;
     for (int64_t k = 0; k < spec.num_params(); ++k)
       if (!std::isfinite(p[k]))
-        throw DataError(zoo.path() + ": network " + std::to_string(b.index[static_cast<std::size_t>(i)]) +
+        throw DataError(zoo_.path() + ": network " + std::to_string(b.index[static_cast<std::size_t>(i)]) +
                         " has a NaN/Inf weight (tensor element " + std::to_string(k) +
                         "); `sne zoo validate` lists every such network");
-    if (symmetry_rng) zoo::random_symmetry_transform(spec, *symmetry_rng, p);
-    values.apply(spec, p);
-    archs.push_back(&spec);
-    rows.push_back(p);
+    values_.apply(spec, p);
+    out.archs.push_back(&spec);
+    out.row_offset.push_back(offset);
   }
-  out.input = encoder::build_input(archs, rows, chunk_size, device);
+  std::vector<const float*> rows;
+  for (int64_t o : out.row_offset) rows.push_back(out.rows.data() + o);
+  out.input = packer_.pack(out.archs, rows, device_);
   out.index = b.index;
-  if (targets && !b.properties.empty()) {
+  if (targets_ && !b.properties.empty()) {
     const std::size_t np = b.properties.size() / static_cast<std::size_t>(b.size());
     std::vector<float> t;
     for (int64_t i = 0; i < b.size(); ++i) {
       const double y = b.properties[static_cast<std::size_t>(i) * np];
       out.truth.push_back(y);
-      t.push_back(static_cast<float>(targets->to_model(y)));
+      t.push_back(static_cast<float>(targets_->to_model(y)));
     }
-    out.target = at::tensor(t, at::kFloat).to(device);
+    out.target = at::tensor(t, at::kFloat).to(device_);
   }
   return out;
+}
+
+encoder::EncoderInput BatchPreparer::transformed(const PreparedBatch& b, std::mt19937_64& rng) {
+  scratch_ = b.rows;
+  std::vector<const float*> rows;
+  for (std::size_t i = 0; i < b.archs.size(); ++i) {
+    float* p = scratch_.data() + b.row_offset[i];
+    zoo::random_symmetry_transform(*b.archs[i], rng, p);
+    rows.push_back(p);
+  }
+  return packer_.pack(b.archs, rows, device_);
 }
 
 }  // namespace sne::train

@@ -1,6 +1,8 @@
 #pragma once
-// A zoo batch made ready for the model: weights normalised (optionally transformed by a random symmetry of
-// their architecture first), packed for the encoder, targets on the model's scale.
+// A zoo batch made ready for the model: weights checked and normalised once, packed for the encoder (each
+// architecture's layout computed once per preparer), targets on the model's scale. The invariance term's
+// symmetry transforms act on the normalised rows (per-tensor standardisation commutes with permutations
+// inside a tensor), so a transformed copy costs one permutation and one pack, not a second preparation.
 #include <random>
 #include <vector>
 
@@ -15,11 +17,28 @@ struct PreparedBatch {
   at::Tensor target;          ///< [N] float, model scale (undefined when no property was loaded)
   std::vector<double> truth;  ///< [N] original units
   std::vector<int64_t> index; ///< network indices
+  std::vector<float> rows;    ///< the normalised weights of every network, back to back
+  std::vector<int64_t> row_offset;                    ///< [N] first weight of each network in `rows`
+  std::vector<const zoo::ArchitectureSpec*> archs;    ///< [N]
 };
 
-/// `symmetry_rng` non-null: each network first gets an independent random function-preserving permutation.
-PreparedBatch prepare_batch(const zoo::NetworkBatch& b, const zoo::ZooFile& zoo, const ValueNormalizer& values,
-                            const TargetScaler* targets, int64_t chunk_size, at::Device device,
-                            std::mt19937_64* symmetry_rng = nullptr);
+class BatchPreparer {
+ public:
+  /// `targets` null: no targets are made (encoding).
+  BatchPreparer(const zoo::ZooFile& zoo, const ValueNormalizer& values, const TargetScaler* targets,
+                int64_t chunk_size, at::Device device);
+  /// DataError naming the zoo and network for a NaN/Inf weight.
+  PreparedBatch prepare(const zoo::NetworkBatch& b);
+  /// The encoder input of `b` with every network under an independent random function-preserving permutation.
+  encoder::EncoderInput transformed(const PreparedBatch& b, std::mt19937_64& rng);
+
+ private:
+  const zoo::ZooFile& zoo_;
+  const ValueNormalizer& values_;
+  const TargetScaler* targets_;
+  encoder::BatchPacker packer_;
+  at::Device device_;
+  std::vector<float> scratch_;
+};
 
 }  // namespace sne::train

@@ -26,9 +26,10 @@ int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const 
   provenance.set("property_predicted", m.config.task.property);
   zoo::EmbeddingWriter out(out_path, m.config.encoder.dim, o.properties, provenance, overwrite);
   const at::Device dev = ctx.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+  BatchPreparer preparer(*z, m.values, nullptr, m.config.encoder.chunk_size, dev);
   zoo::NetworkBatch b;
   while (stream.next(b)) {
-    const PreparedBatch pb = prepare_batch(b, *z, m.values, nullptr, m.config.encoder.chunk_size, dev);
+    const PreparedBatch pb = preparer.prepare(b);
     const torch::Tensor codes = m.model->encode(pb.input).to(torch::kFloat).cpu().contiguous();
     out.append(codes.data_ptr<float>(), b.index, b.properties);
     if (progress) progress(out.rows(), stream.size());

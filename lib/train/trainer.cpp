@@ -13,6 +13,8 @@
 #include "metrics/regression.h"
 #include "train/batch.h"
 #include "train/checkpoint.h"
+#include "train/state.h"
+#include "train/step.h"
 #include "train/schedule.h"
 #include "zoo/zoo_stream.h"
 
@@ -50,56 +52,48 @@ void require_property(const zoo::ZooFile& z, const std::string& property) {
                     (z.property_names().empty() ? std::string("none") : join(z.property_names())));
 }
 
-// The model's outputs on one prepared batch, and optionally the mean invariance gap over `samples` transforms.
-std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, const zoo::NetworkBatch& b,
-                                                               const zoo::ZooFile& z, const ValueNormalizer& values,
-                                                               const TargetScaler& targets, int64_t chunk,
-                                                               at::Device dev, int64_t samples, std::mt19937_64& rng,
-                                                               PreparedBatch& prepared) {
-  prepared = prepare_batch(b, z, values, &targets, chunk, dev);
-  const torch::Tensor out = model->forward(prepared.input);
-  torch::Tensor inv = torch::zeros({}, out.options());
-  for (int64_t s = 0; s < samples; ++s) {
-    const PreparedBatch g = prepare_batch(b, z, values, nullptr, chunk, dev, &rng);
-    inv = inv + 0.5 * (out - model->forward(g.input)).pow(2).mean();
-  }
-  if (samples > 0) inv = inv / static_cast<double>(samples);
-  return {out, inv};
-}
-
 Predictions predict_split(Model& model, const config::Config& c, std::shared_ptr<const zoo::ZooFile> z,
                           const std::string& split, const ValueNormalizer& values, const TargetScaler& targets,
                           const Context& ctx, int64_t samples, uint64_t seed) {
   torch::NoGradGuard no_grad;
   model->eval();
   zoo::ZooStream stream(z, stream_options(c, split, false));
+  BatchPreparer preparer(*z, values, &targets, c.encoder.chunk_size, device_of(ctx));
   zoo::NetworkBatch b;
   Predictions p;
   std::mt19937_64 rng(seed);
-  double inv_sum = 0;
+  torch::Tensor inv_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(device_of(ctx)));
   int64_t batches = 0;
   while (stream.next(b)) {
-    PreparedBatch pb;
-    auto [out, inv] = forward_with_invariance(model, b, *z, values, targets, c.encoder.chunk_size, device_of(ctx),
-                                              samples, rng, pb);
+    const PreparedBatch pb = preparer.prepare(b);
+    auto [out, inv] = forward_with_invariance(model, pb, preparer, samples, rng);
     const torch::Tensor host = out.to(at::kDouble).cpu();
     for (int64_t i = 0; i < b.size(); ++i) {
       p.index.push_back(pb.index[static_cast<std::size_t>(i)]);
       p.truth.push_back(pb.truth[static_cast<std::size_t>(i)]);
       p.predicted.push_back(targets.from_model(host.data_ptr<double>()[i]));
     }
-    inv_sum += inv.item<double>();
+    inv_sum += inv.to(torch::kDouble);
     ++batches;
   }
-  p.invariance_error = batches ? inv_sum / static_cast<double>(batches) : 0.0;
+  p.invariance_error = batches ? inv_sum.item<double>() / static_cast<double>(batches) : 0.0;
   model->train();
   return p;
 }
 
-std::string rng_text(const std::mt19937_64& rng) {
-  std::ostringstream s;
-  s << rng;
-  return s.str();
+}  // namespace
+
+namespace {
+
+// The training split's fitted normalisers for a new run.
+void fit_normalizers(const config::Config& c, std::shared_ptr<const zoo::ZooFile> z, TrainingState& st) {
+  st.values = ValueNormalizer::fit(z, c.task.train_split, c.train.value_normalization, budget_bytes(c),
+                                   c.task.train_fraction, static_cast<uint64_t>(c.run.seed));
+  std::vector<double> y;
+  const auto column = z->property(c.task.property);
+  for (int64_t i : zoo::subset_of(z->split(c.task.train_split), c.task.train_fraction, static_cast<uint64_t>(c.run.seed)))
+    y.push_back(column.at(static_cast<std::size_t>(i)));
+  st.targets = TargetScaler::fit(y, c.task.loss);
 }
 
 }  // namespace
@@ -114,188 +108,155 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   const std::string config_yaml = config::to_yaml(c);
   const bool lower_is_better = c.task.loss == "mse";
 
-  // A resumed run's checkpoint, read once: its model shape, settings and state.
-  const LoadedCheckpoint ck = rq.resume ? read_checkpoint(last.string()) : LoadedCheckpoint{};
-  // The model's shape (input widths of the baselines) comes from the training split, or from the run resumed.
-  const ModelShape shape = rq.resume ? ModelShape::from_json(ck.state.find("model_shape"))
-                                     : model_shape(c, *z, c.task.train_split);
-  require_readable(c, shape, *z, c.task.validation_split);
-  torch::manual_seed(c.run.seed);
-  Model model = make_model(c, shape);
-  model->to(dev);
-  torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(c.train.lr).weight_decay(c.train.weight_decay));
-
-  ValueNormalizer values;
-  TargetScaler targets;
-  int64_t epoch = 0, batch_in_epoch = 0, step = 0, stale = 0;
-  double loss_sum = 0, inv_sum = 0;  // this epoch's running sums (kept across a resume)
-  int64_t loss_batches = 0;
-  double best = lower_is_better ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
-  Json best_record;
-  std::mt19937_64 rng(static_cast<uint64_t>(c.run.seed) ^ 0x1f2e3d4cull);
-
+  // The state: a new run's, or the resumed checkpoint's (read once: its model shape, settings and state).
+  TrainingState st;
+  st.rng.seed(static_cast<uint64_t>(c.run.seed) ^ 0x1f2e3d4cull);
+  LoadedCheckpoint ck;
   if (rq.resume) {
+    ck = read_checkpoint(last.string());
     config::Config saved = config::resolve({{(last / "config.yaml").string(), ck.config_yaml}}, {});
     saved.train.epochs = c.train.epochs;  // extending a run is allowed; anything else must match
     if (!(saved == c))
       throw CheckpointError(last.string() + ": the run was made with other settings; resume with its config (" +
                             (run / "config.yaml").string() + "), changing at most train.epochs");
-    load_weights(last.string(), *model, &opt);
-    const Json& s = ck.state;
-    epoch = s.at("epoch").as_int();
-    batch_in_epoch = s.at("batch_in_epoch").as_int();
-    step = s.at("step").as_int();
-    stale = s.at("stale_epochs").as_int();
-    loss_sum = s.at("epoch_loss_sum").as_number();
-    inv_sum = s.at("epoch_invariance_sum").as_number();
-    loss_batches = s.at("epoch_batches").as_int();
-    best = s.at("best_metric").is_number() ? s.at("best_metric").as_number() : best;
-    if (const Json* br = s.find("best_record")) best_record = *br;
-    std::istringstream(s.at("rng").as_string()) >> rng;
-    values = ValueNormalizer::from_json(s.at("value_normalizer"));
-    targets = TargetScaler::from_json(s.at("target_scaler"));
+    st = TrainingState::from_json(ck.state, (last / "state.json").string());
   } else {
     if (fs::exists(last))
       throw IoError(rq.run_dir + ": already holds a run; resume it with --resume or choose another --run-dir");
+    // The model's shape (input widths of the baselines) comes from the training split.
+    st.shape = model_shape(c, *z, c.task.train_split);
+  }
+  require_readable(c, st.shape, *z, c.task.validation_split);
+  torch::manual_seed(c.run.seed);
+  Model model = make_model(c, st.shape);
+  model->to(dev);
+  torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(c.train.lr).weight_decay(c.train.weight_decay));
+  if (rq.resume) {
+    load_weights(last.string(), *model, &opt);
+  } else {
     std::error_code ec;
     fs::create_directories(run / "checkpoints", ec);
     if (ec) throw IoError(rq.run_dir + ": cannot create the run directory (" + ec.message() + ")");
-    values = ValueNormalizer::fit(z, c.task.train_split, c.train.value_normalization, budget_bytes(c),
-                                  c.task.train_fraction, static_cast<uint64_t>(c.run.seed));
-    std::vector<double> y;
-    const auto column = z->property(c.task.property);
-    for (int64_t i : zoo::subset_of(z->split(c.task.train_split), c.task.train_fraction, static_cast<uint64_t>(c.run.seed)))
-      y.push_back(column.at(static_cast<std::size_t>(i)));
-    targets = TargetScaler::fit(y, c.task.loss);
+    fit_normalizers(c, z, st);
+    st.best_metric = lower_is_better ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
     std::ofstream(run / "config.yaml") << config_yaml;
   }
+  if (!st.has_best)
+    st.best_metric = lower_is_better ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
 
-  const auto state_json = [&] {
-    Json s = Json::object();
-    s.set("epoch", static_cast<long long>(epoch));
-    s.set("batch_in_epoch", static_cast<long long>(batch_in_epoch));
-    s.set("step", static_cast<long long>(step));
-    s.set("stale_epochs", static_cast<long long>(stale));
-    s.set("epoch_loss_sum", loss_sum);
-    s.set("epoch_invariance_sum", inv_sum);
-    s.set("epoch_batches", static_cast<long long>(loss_batches));
-    s.set("best_metric", std::isfinite(best) ? Json(best) : Json());
-    s.set("best_record", best_record);
-    s.set("rng", rng_text(rng));
-    s.set("value_normalizer", values.to_json());
-    s.set("target_scaler", targets.to_json());
-    s.set("model_shape", shape.to_json());
-    s.set("property", c.task.property);
-    s.set("zoo", c.zoo.path);
-    return s;
+  // This epoch's running sums live on the model's device; they are read only to display or save.
+  const auto dopts = torch::TensorOptions().dtype(torch::kDouble).device(dev);
+  torch::Tensor loss_acc = torch::full({}, st.epoch_loss_sum, dopts), inv_acc = torch::full({}, st.epoch_invariance_sum, dopts);
+  const auto sync_sums = [&] {
+    st.epoch_loss_sum = loss_acc.item<double>();
+    st.epoch_invariance_sum = inv_acc.item<double>();
   };
-  const auto save = [&](const fs::path& where) { save_checkpoint(where.string(), *model, &opt, state_json(), config_yaml); };
+  const auto save = [&](const fs::path& where) {
+    sync_sums();
+    save_checkpoint(where.string(), *model, &opt, st.to_json(c.task.property, c.zoo.path), config_yaml);
+  };
 
   zoo::StreamOptions train_options = stream_options(c, c.task.train_split, c.zoo.reader.shuffle);
   train_options.subset_fraction = c.task.train_fraction;  // the data-efficiency knob; 1 = the whole split
   train_options.subset_seed = static_cast<uint64_t>(c.run.seed);
   zoo::ZooStream stream(z, train_options);
+  BatchPreparer preparer(*z, st.values, &st.targets, c.encoder.chunk_size, dev);
+  LocalStep step(model, opt, c);
   const int64_t batches = (stream.size() + c.zoo.reader.batch_size - 1) / c.zoo.reader.batch_size;
   TrainReport report;
   const auto t_start = std::chrono::steady_clock::now();
+  auto t_shown = t_start - std::chrono::hours(1);
   int64_t networks_seen = 0;
   double step_seconds = 0;  // training steps only, for the throughput in the report
   const auto finish = [&](TrainReport& r) {
     r.train_seconds = step_seconds;
     r.networks_trained = networks_seen;
+    r.steps = st.step;
+    r.best = st.best_record;
   };
-  while (epoch < c.train.epochs) {
+  while (st.epoch < c.train.epochs) {
+    // One epoch: the training steps, then validation, model selection, the metrics log and `last`.
     const auto t_epoch = std::chrono::steady_clock::now();
-    stream.start_epoch(epoch);
+    stream.start_epoch(st.epoch);
     zoo::NetworkBatch b;
-    for (int64_t k = 0; k < batch_in_epoch; ++k) stream.next(b);  // resumed mid-epoch: skip what is trained
+    for (int64_t k = 0; k < st.batch_in_epoch; ++k) stream.next(b);  // resumed mid-epoch: skip what is trained
     model->train();
     auto t_step = std::chrono::steady_clock::now();
     while (stream.next(b)) {
-      const double lr = learning_rate(c.train, step, c.train.epochs * batches);
-      for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-      PreparedBatch pb;
-      // A model invariant to every symmetry by construction would get a zero term for a second forward pass.
-      const int64_t samples =
-          c.train.invariance_weight > 0 && !model->invariant_by_construction() ? c.train.invariance_samples : 0;
-      auto [out, inv] = forward_with_invariance(model, b, *z, values, targets, c.encoder.chunk_size, dev, samples, rng, pb);
-      const torch::Tensor task = c.task.loss == "mse" ? torch::mse_loss(out, pb.target)
-                                                       : torch::binary_cross_entropy_with_logits(out, pb.target);
-      const torch::Tensor loss = task + c.train.invariance_weight * inv;
-      opt.zero_grad();
-      loss.backward();
-      if (c.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), c.train.grad_clip);
-      opt.step();
-      ++step;
-      ++batch_in_epoch;
+      const double lr = learning_rate(c.train, st.step, c.train.epochs * batches);
+      const PreparedBatch pb = preparer.prepare(b);
+      const StepLosses l = step.run(pb, preparer, lr, st.rng);
+      ++st.step;
+      ++st.batch_in_epoch;
+      ++st.epoch_batches;
       networks_seen += b.size();
+      loss_acc += l.task.to(torch::kDouble);
+      inv_acc += l.invariance.to(torch::kDouble);
       const auto t_now = std::chrono::steady_clock::now();
       step_seconds += std::chrono::duration<double>(t_now - t_step).count();
       t_step = t_now;
-      loss_sum += task.item<double>();
-      inv_sum += inv.item<double>();
-      ++loss_batches;
-      if (rq.on_progress) {
+      // The progress display reads the device sums at most four times a second (a read synchronises).
+      if (rq.on_progress && (t_now - t_shown > std::chrono::milliseconds(250) || st.batch_in_epoch == batches)) {
+        t_shown = t_now;
+        sync_sums();
         TrainProgress p;
-        p.epoch = epoch;
+        p.epoch = st.epoch;
         p.epochs = c.train.epochs;
-        p.batch = batch_in_epoch;
+        p.batch = st.batch_in_epoch;
         p.batches = batches;
-        p.step = step;
-        p.loss = loss_sum / static_cast<double>(loss_batches);
-        p.invariance = inv_sum / static_cast<double>(loss_batches);
+        p.step = st.step;
+        p.loss = st.epoch_loss_sum / static_cast<double>(st.epoch_batches);
+        p.invariance = st.epoch_invariance_sum / static_cast<double>(st.epoch_batches);
         p.lr = lr;
-        p.networks_per_s = static_cast<double>(networks_seen) /
-                           std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+        p.networks_per_s = static_cast<double>(networks_seen) / std::chrono::duration<double>(t_now - t_start).count();
         rq.on_progress(p);
       }
-      if ((rq.stop && rq.stop->load()) || (rq.stop_after_steps >= 0 && step >= rq.stop_after_steps)) {
+      if ((rq.stop && rq.stop->load()) || (rq.stop_after_steps >= 0 && st.step >= rq.stop_after_steps)) {
         save(last);
         report.interrupted = true;
-        report.steps = step;
-        report.epochs_done = epoch;
-        report.best = best_record;
+        report.epochs_done = st.epoch;
         finish(report);
         return report;
       }
     }
-
-    // Validation, model selection, the metrics log.
-    const Predictions p = predict_split(model, c, z, c.task.validation_split, values, targets, ctx, 0, 0);
+    sync_sums();
+    const Predictions p = predict_split(model, c, z, c.task.validation_split, st.values, st.targets, ctx, 0, 0);
     const auto m = metrics::evaluate(p.predicted, p.truth);
     Json record = Json::object();
-    record.set("epoch", static_cast<long long>(epoch + 1));
-    record.set("step", static_cast<long long>(step));
-    record.set("train_loss", loss_batches ? loss_sum / static_cast<double>(loss_batches) : NAN);
-    record.set("train_invariance", loss_batches ? inv_sum / static_cast<double>(loss_batches) : NAN);
+    record.set("epoch", static_cast<long long>(st.epoch + 1));
+    record.set("step", static_cast<long long>(st.step));
+    const double nb = static_cast<double>(st.epoch_batches);
+    record.set("train_loss", st.epoch_batches ? st.epoch_loss_sum / nb : NAN);
+    record.set("train_invariance", st.epoch_batches ? st.epoch_invariance_sum / nb : NAN);
     record.set("validation", metrics::to_json(m));
     record.set("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count());
     const double score = lower_is_better ? m.mse : m.kendall_tau;
-    const bool improved = lower_is_better ? score < best : score > best;
-    ++epoch;
-    batch_in_epoch = 0;
-    loss_sum = inv_sum = 0;
-    loss_batches = 0;
+    const bool improved = lower_is_better ? score < st.best_metric : score > st.best_metric;
+    ++st.epoch;
+    st.batch_in_epoch = 0;
+    st.epoch_loss_sum = st.epoch_invariance_sum = 0;
+    st.epoch_batches = 0;
+    loss_acc.zero_();
+    inv_acc.zero_();
     if (improved) {
-      best = score;
-      stale = 0;
-      best_record = record;
+      st.best_metric = score;
+      st.has_best = true;
+      st.stale_epochs = 0;
+      st.best_record = record;
       save(best_dir);
     } else {
-      ++stale;
+      ++st.stale_epochs;
     }
     record.set("best", improved);
     std::ofstream(run / "metrics.jsonl", std::ios::app) << record.dump() << "\n";
     if (rq.on_epoch) rq.on_epoch(record);
     save(last);
-    if (c.train.early_stopping_patience > 0 && stale >= c.train.early_stopping_patience) {
+    if (c.train.early_stopping_patience > 0 && st.stale_epochs >= c.train.early_stopping_patience) {
       report.early_stopped = true;
       break;
     }
   }
-  report.epochs_done = epoch;
-  report.steps = step;
-  report.best = best_record;
+  report.epochs_done = st.epoch;
   finish(report);
   return report;
 }

@@ -1,7 +1,10 @@
 #include "torch_catch.h"
 
+#include "encoder/encoder_input.h"
 #include "encoder/pad_chunk.h"
+#include "zoo/fixtures.h"
 
+using namespace sne;
 using namespace sne::encoder;
 
 TEST_CASE("pad-chunk keeps neuron-major order, pads with masked zeros, and unpads exactly") {
@@ -31,4 +34,32 @@ TEST_CASE("a chunk size that divides the rows keeps each neuron in one chunk") {
   REQUIRE(c.values.size(0) == 8);
   CHECK(c.values.equal(w));
   CHECK(c.mask.all().item<bool>());
+}
+
+TEST_CASE("the batch packer reuses each architecture's layout and packs what pad-chunk packs") {
+  const zoo::ArchitectureSpec mlp = test::mlp_spec("mlp", 2, 5, 1), cnn = test::cnn_spec();
+  std::vector<std::vector<float>> params;
+  for (const auto* s : {&mlp, &cnn, &mlp}) {
+    const torch::Tensor p = torch::randn({s->num_params()});
+    params.emplace_back(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+  }
+  std::vector<const zoo::ArchitectureSpec*> archs{&mlp, &cnn, &mlp};
+  std::vector<const float*> rows{params[0].data(), params[1].data(), params[2].data()};
+  BatchPacker packer(3);
+  for (int again = 0; again < 2; ++again) {  // the second batch comes from the cached layouts
+    const EncoderInput in = packer.pack(archs, rows, torch::kCPU);
+    std::vector<at::Tensor> flat;
+    for (std::size_t n = 0; n < archs.size(); ++n)
+      for (const auto& l : archs[n]->layers)
+        for (const auto& t : l.tensors)
+          flat.push_back(torch::from_blob(const_cast<float*>(rows[n] + t.offset), {t.numel()}, torch::kFloat));
+    const Chunks ref = pad_chunk(flat, 3);
+    CHECK(torch::equal(in.chunks.values, ref.values));
+    CHECK(torch::equal(in.chunks.mask, ref.mask));
+    CHECK(torch::equal(in.chunks.owner, ref.owner));
+    CHECK(torch::equal(in.chunks.lengths, ref.lengths));
+    CHECK(in.chunks.first_chunk == ref.first_chunk);
+    CHECK(in.layer_network == std::vector<int64_t>{0, 0, 1, 1, 2, 2});
+    CHECK(in.tensor_layer.size() == flat.size());
+  }
 }
