@@ -3,6 +3,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/nn/functional/activation.h>
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -79,6 +80,20 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& q, const torch::Tensor
   const int64_t b = q.size(0), lq = q.size(1), lk = kv.size(1), d = q.size(2), hd = d / heads_;
   const auto split = [&](const torch::Tensor& t, int64_t l) { return t.view({b, l, heads_, hd}).transpose(1, 2); };
   const torch::Tensor Q = split(wq_->forward(q), lq), K = split(wk_->forward(kv), lk), V = split(wv_->forward(kv), lk);
+#if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
+  if (q.is_cuda()) {  // LibTorch 2.x on a GPU: fused attention (flash / memory-efficient kernels)
+    c10::optional<torch::Tensor> m;
+    torch::Tensor any;
+    if (key_mask.defined()) {
+      any = key_mask.any(1).view({b, 1, 1, 1});
+      // A set that is all padding attends to its (zero) padding instead of giving NaN; zeroed below.
+      m = key_mask.view({b, 1, 1, lk}).logical_or(any.logical_not());
+    }
+    torch::Tensor out = at::scaled_dot_product_attention(Q, K, V, m);
+    if (key_mask.defined()) out = out * any.to(out.dtype());
+    return wo_->forward(out.transpose(1, 2).reshape({b, lq, d}));
+  }
+#endif
   if (b * heads_ * lq * lk > max_scores) {  // a long set: weights in slices of queries, recomputed in backward
     const int64_t slice = std::max<int64_t>(1, max_scores / (b * heads_ * lk));
     const torch::Tensor m = key_mask.defined() ? key_mask.view({b, 1, 1, lk}) : torch::Tensor();

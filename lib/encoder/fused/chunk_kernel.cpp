@@ -144,7 +144,7 @@ SNE_INLINE void layer_norm_backward(const NormParams& P, const NormParams& G, co
 }
 
 // ---- one tile of chunks ----
-constexpr int64_t kTileRows = 512;  // real rows per tile: the activations of a tile stay in the L2/L3 caches
+constexpr int64_t kTileRows = 256;  // real rows per tile: the activations of a tile stay in the L2/L3 caches
 
 struct Tile {
   int64_t first = 0, count = 0;   // chunks [first, first + count)
