@@ -7,8 +7,8 @@
 //   bench_encoder --arch siren|small_cnn|arch2|vit|mlp_256x1024 [--batch 32] [--repeat 5] [--threads 0]
 //                 [--device cpu] [--set KEY=VALUE ...] [--json OUT]
 //   bench_encoder --dump-setup FILE [--batch 32] [--set KEY=VALUE ...]
-//   bench_encoder --memory [--batch 32] [--threads 0]   one training step per architecture and chunk budget,
-//                                                        each in a fresh process: the peak-RSS table
+//   bench_encoder --memory [--batch 32] [--threads 0] [--set KEY=VALUE ...]   one training step per architecture
+//                                      and chunk budget, each in a fresh process: the peak-RSS table
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,7 +97,13 @@ Rates measure(const config::Config& c, const zoo::ArchitectureSpec& spec, int64_
   std::vector<const zoo::ArchitectureSpec*> archs(static_cast<std::size_t>(batch), &spec);
   std::vector<const float*> rows;
   for (int64_t i = 0; i < batch; ++i) rows.push_back(params[i].data_ptr<float>());
-  const auto pack = [&] { return encoder::build_input(archs, rows, c.encoder.chunk_size, dev); };
+  encoder::BatchPacker packer(c.encoder.chunk_size);
+  const auto pack = [&] { return packer.pack(archs, rows, dev); };
+  // The trainer's invariance pass: the batch and its (here: untransformed) copy encoded in one forward pass.
+  std::vector<const zoo::ArchitectureSpec*> archs2 = archs;
+  archs2.insert(archs2.end(), archs.begin(), archs.end());
+  std::vector<const float*> rows2 = rows;
+  rows2.insert(rows2.end(), rows.begin(), rows.end());
   const auto sync = [&] { if (dev.is_cuda()) torch::cuda::synchronize(); };
   Rates r;
   if (encode_too) {
@@ -112,8 +118,8 @@ Rates measure(const config::Config& c, const zoo::ArchitectureSpec& spec, int64_
     model->train();
   }
   const auto step = [&] {
-    const auto in = pack();
-    const torch::Tensor out = model->forward(in), again = model->forward(in);  // second pass: the invariance term
+    const torch::Tensor all = model->forward(packer.pack(archs2, rows2, dev));
+    const torch::Tensor out = all.narrow(0, 0, batch), again = all.narrow(0, batch, batch);
     const torch::Tensor loss = out.pow(2).mean() + c.train.invariance_weight * 0.5 * (out - again).pow(2).mean();
     opt.zero_grad();
     loss.backward();
@@ -200,13 +206,18 @@ Json setup_json(const config::Config& c, int64_t batch) {
 
 // Peak RSS (MiB) of a fresh process (this binary, re-executed: forking after OpenMP has started would hang the
 // child) that runs one training step of `batch` networks of `arch` under `budget` chunks; -1 if it failed.
-double child_peak_rss(const char* self, const std::string& arch, int64_t batch, int64_t budget, int64_t threads) {
+double child_peak_rss(const char* self, const std::string& arch, int64_t batch, int64_t budget, int64_t threads,
+                      const std::vector<std::string>& sets) {
+  std::vector<std::string> args{self, "--arch", arch, "--batch", std::to_string(batch), "--repeat", "1",
+                                "--threads", std::to_string(threads), "--train-only", "1", "--quiet", "1"};
+  for (const auto& s : sets) args.insert(args.end(), {"--set", s});
+  args.insert(args.end(), {"--set", "encoder.chunk_budget=" + std::to_string(budget)});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   const pid_t pid = fork();
   if (pid == 0) {
-    const std::string b = std::to_string(batch), t = std::to_string(threads),
-                      set = "encoder.chunk_budget=" + std::to_string(budget);
-    execl(self, self, "--arch", arch.c_str(), "--batch", b.c_str(), "--repeat", "1", "--threads", t.c_str(),
-          "--set", set.c_str(), "--train-only", "1", "--quiet", "1", static_cast<char*>(nullptr));
+    execv(self, argv.data());
     _exit(127);
   }
   int status = 0;
@@ -247,7 +258,7 @@ int main(int argc, char** argv) {
       std::printf("usage: bench_encoder --arch NAME [--batch 32] [--repeat 5] [--threads 0] [--device cpu|cuda]\n"
                   "                     [--set KEY=VALUE ...] [--json OUT]\n"
                   "       bench_encoder --dump-setup FILE [--batch 32] [--set KEY=VALUE ...]\n"
-                  "       bench_encoder --memory [--batch 32] [--threads 0]\n"
+                  "       bench_encoder --memory [--batch 32] [--threads 0] [--set KEY=VALUE ...]\n"
                   "architectures: siren small_cnn arch2 vit mlp_256x1024\n");
       return a == "--help" ? 0 : 2;
     }
@@ -273,7 +284,7 @@ int main(int argc, char** argv) {
                   static_cast<long long>(batch * chunks_of(spec, c.encoder.chunk_size)));
       std::fflush(stdout);
       for (int64_t b : budgets) {
-        std::printf(" %10.0f", child_peak_rss(argv[0], name, batch, b, ctx.threads));
+        std::printf(" %10.0f", child_peak_rss(argv[0], name, batch, b, ctx.threads, sets));
         std::fflush(stdout);
       }
       std::printf("\n");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One pass over a CUDA machine that has PyTorch but not sne's other dependencies, within a time budget:
 #   1. build sne against the machine's LibTorch (scripts/build-pytorch.sh, dependencies from BUNDLE);
-#   2. the encoder and sine-generator benchmarks on the GPU, with a CPU baseline on the same machine;
+#   2. the encoder benchmark side by side with the PyTorch reference (benchmarks/side_by_side.py) on the GPU, then
+#      on the CPU of the same machine as a baseline; the sine-generator benchmark on the GPU;
 #   3. the INR-frequency ablation (configs/ablations/) plus a few variations of the full model, all rows at once
 #      on the GPU, with the number of epochs sized from a one-epoch calibration to fit the budget;
 #   4. meanwhile, the test suite (ctest) against this build, whose CLI tests then run on the GPU (device auto).
@@ -14,6 +15,7 @@ cd "$root"
 mkdir -p "$out"
 t0=$SECONDS
 left() { echo $(( budget - (SECONDS - t0) )); }
+upto() { local s=$(( $(left) - $1 )); echo $(( s < $2 ? $2 : s )); }  # RESERVE FLOOR: what is left less RESERVE, >= FLOOR
 stamp() { echo "[$(( SECONDS - t0 )) s] $*" | tee -a "$out/timeline.txt"; }
 
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -26,15 +28,19 @@ export LD_LIBRARY_PATH="$bundle/runtime:$bundle/hdf5/lib:$bundle/usr/lib/x86_64-
 sne="$root/build-gpu/apps/sne"
 
 stamp "tests: build and run in the background"
-timeout $(( budget - 30 )) bash -c "cmake --build build-gpu -j 4 && ctest --test-dir build-gpu --output-on-failure -j 3" \
+timeout "$(upto 30 60)" bash -c "cmake --build build-gpu -j 4 && ctest --test-dir build-gpu --output-on-failure -j 3" \
   >"$out/ctest.log" 2>&1 &
 tests=$!
 
 stamp "benchmarks"
-timeout 75 stdbuf -oL build-gpu/benchmarks/bench_encoder --device "${SNE_DEVICE:-cuda}" --repeat 5 --threads 4 \
-  >"$out/bench_encoder.txt" 2>&1
-echo "--- CPU baseline, same machine, 4 threads" >>"$out/bench_encoder.txt"
-timeout 45 stdbuf -oL build-gpu/benchmarks/bench_encoder --device cpu --repeat 2 --threads 4 >>"$out/bench_encoder.txt" 2>&1
+# sne (bench_encoder) and the PyTorch reference, one process per architecture each; at most 150 + 90 + 45 s here.
+timeout 150 "${PYTHON:-python3}" -u benchmarks/side_by_side.py --build build-gpu --device "${SNE_DEVICE:-cuda}" \
+  --archs siren,small_cnn,arch2,vit --repeat 5 --out "$out/side_by_side_cuda" >"$out/side_by_side_cuda.txt" 2>&1 \
+  || stamp "side by side on ${SNE_DEVICE:-cuda}: exit $? (124: stopped at 150 s)"
+stamp "CPU baseline, same machine, 4 threads"
+timeout 90 "${PYTHON:-python3}" -u benchmarks/side_by_side.py --build build-gpu --device cpu --threads 4 \
+  --archs siren,small_cnn --repeat 2 --out "$out/side_by_side_cpu" >"$out/side_by_side_cpu.txt" 2>&1 \
+  || stamp "side by side on cpu: exit $? (124: stopped at 90 s)"
 timeout 45 stdbuf -oL build-gpu/benchmarks/bench_sine_generate --device "${SNE_DEVICE:-cuda}" --inrs 512 --batches 1,64,512 \
   --steps 50 >"$out/bench_sine.txt" 2>&1
 
@@ -57,7 +63,7 @@ PY
 )
 epochs=$(python3 -c "import sys; print(max(2, min(400, int(($(left) - 75) / ($epoch_s * 1.1)))))")
 stamp "one epoch takes up to ${epoch_s} s with every row running; training ${epochs} epochs"
-sweep "$out/sweep" "$epochs" --time-limit $(( $(left) - 50 )) >"$out/sweep.log" 2>&1
+sweep "$out/sweep" "$epochs" --time-limit "$(upto 50 30)" >"$out/sweep.log" 2>&1
 stamp "sweep done"
 cat "$out"/sweep/*/ablations.md >"$out/tables.md" 2>/dev/null
 

@@ -2,19 +2,24 @@
 """sne against an idiomatic PyTorch reference of the same model, measured in one invocation.
 
   /usr/bin/python3 benchmarks/side_by_side.py [--build build] [--archs siren,small_cnn,...] [--batch 32]
-                                              [--repeat 5] [--threads 0] [--out DIR] [--zoo SINE_ZOO.h5]
+                                              [--repeat 5] [--threads 0] [--device cpu|cuda] [--python PATH]
+                                              [--out DIR] [--zoo SINE_ZOO.h5]
 
 1. BUILD/benchmarks/bench_encoder --dump-setup DIR/setup.json --batch B writes the encoder, predictor and
    training settings and the architectures sne's benchmark uses.
 2. For each architecture, alternating and each in its own process (so peak RSS is per process):
-     BUILD/benchmarks/bench_encoder --arch NAME --batch B --repeat R --threads T --json DIR/sne_NAME.json
-     benchmarks/reference/sne_reference.py --setup DIR/setup.json --arch NAME --batch B --repeat R
-                                           --threads T --json DIR/ref_NAME.json
+     BUILD/benchmarks/bench_encoder --arch NAME --batch B --repeat R --threads T --device D
+                                    --json DIR/sne_NAME.json
+     PYTHON benchmarks/reference/sne_reference.py --setup DIR/setup.json --arch NAME --batch B --repeat R
+                                                  --threads T --device D --json DIR/ref_NAME.json
+   (PYTHON: --python, default the interpreter running this script; it needs torch.)
 3. One table (stdout, DIR/side_by_side.md, DIR/side_by_side.json): encode and train networks/s of both and
    their ratio (sne / reference), the GFLOP/s sne achieves (from the FLOP model below) and as a % of the
-   machine's sgemm peak (bench_encoder's matmul_gflops: 1024^3 float32 at the same threads), peak RSS.
+   machine's sgemm peak (bench_encoder's matmul_gflops: 1024^3 float32 at the same threads, on the CPU: so
+   with --device cuda no % is given), peak RSS (and with --device cuda the reference's peak CUDA memory,
+   torch.cuda.max_memory_allocated; bench_encoder does not report sne's).
 4. With --zoo PATH (a sine zoo): end to end, `sne train configs/inr_frequency.yaml` for one epoch and
-   `sne encode` with its checkpoint, networks/s next to the benchmark's siren row.
+   `sne encode` with its checkpoint (both with --device D), networks/s next to the benchmark's siren row.
 
 FLOP model (flops_per_network; per network of a batch of one architecture; multiply-adds count 2)
 --------------------------------------------------------------------------------------------------
@@ -145,7 +150,7 @@ def load(path):
 
 # ---- the end-to-end section -------------------------------------------------------------------------------
 
-def end_to_end(sne, zoo, out, threads):
+def end_to_end(sne, zoo, out, threads, device="cpu"):
     """`sne train configs/inr_frequency.yaml` for one epoch on `zoo`, then `sne encode` with its checkpoint.
     Returns a dict of rates and how each was obtained."""
     info_text, _ = must([sne, "zoo", "info", zoo, "--json"], "sne zoo info")
@@ -156,7 +161,7 @@ def end_to_end(sne, zoo, out, threads):
         os.remove(emb)
     config = os.path.join("configs", "inr_frequency.yaml")
     train_cmd = [sne, "train", config, "--run-dir", run_dir, "--set", f"zoo.path={zoo}", "--set", "train.epochs=1",
-                 "--threads", str(threads), "--device", "cpu"]
+                 "--threads", str(threads), "--device", device]
     text, train_wall = must(train_cmd, "sne train")
     with open(os.path.join(out, "e2e_train.log"), "w") as f:
         f.write(text)
@@ -200,7 +205,7 @@ def end_to_end(sne, zoo, out, threads):
         pass
 
     encode_cmd = [sne, "encode", zoo, "--checkpoint", os.path.join(run_dir, "checkpoints", "last"), "-o", emb,
-                  "--threads", str(threads), "--device", "cpu"]
+                  "--threads", str(threads), "--device", device]
     text, encode_wall = must(encode_cmd, "sne encode")
     m = re.search(r"(\d+) codes of dimension", text)
     codes = int(m.group(1)) if m else info["networks"]
@@ -226,30 +231,36 @@ def fmt(v, digits=1):
 COLUMNS = ["arch", "params", "chunks/net",
            "encode sne", "encode ref", "x", "train sne", "train ref", "x",
            "sne enc GFLOP/s", "% peak", "sne train GFLOP/s", "% peak", "RSS sne MiB", "RSS ref MiB"]
+CUDA_COLUMNS = ["CUDA ref MiB"]  # with --device cuda: the reference's torch.cuda.max_memory_allocated
+
+
+def columns(rows):
+    return COLUMNS + (CUDA_COLUMNS if any(r.get("device") == "cuda" for r in rows) else [])
 
 
 def table_rows(rows):
-    out = []
+    out, cuda = [], any(r.get("device") == "cuda" for r in rows)
     for r in rows:
         out.append([r["arch"], str(r["params"]), str(r["chunks_per_network"]),
                     fmt(r["sne_encode"]), fmt(r["ref_encode"]), fmt(r["encode_ratio"], 2) + "x",
                     fmt(r["sne_train"]), fmt(r["ref_train"]), fmt(r["train_ratio"], 2) + "x",
                     fmt(r["sne_encode_gflops"], 2), fmt(r["sne_encode_pct_peak"], 1),
                     fmt(r["sne_train_gflops"], 2), fmt(r["sne_train_pct_peak"], 1),
-                    fmt(r["sne_rss_mib"], 0), fmt(r["ref_rss_mib"], 0)])
+                    fmt(r["sne_rss_mib"], 0), fmt(r["ref_rss_mib"], 0)] +
+                   ([fmt(r.get("ref_cuda_mib"), 0)] if cuda else []))
     return out
 
 
 def text_table(rows):
-    body = table_rows(rows)
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(COLUMNS)]
+    body, cols = table_rows(rows), columns(rows)
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(cols)]
     line = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([line(COLUMNS), line(["-" * w for w in widths])] + [line(b) for b in body])
+    return "\n".join([line(cols), line(["-" * w for w in widths])] + [line(b) for b in body])
 
 
 def md_table(rows):
-    body = table_rows(rows)
-    head = "| " + " | ".join(COLUMNS) + " |\n|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|\n"
+    body, cols = table_rows(rows), columns(rows)
+    head = "| " + " | ".join(cols) + " |\n|" + "|".join(["---"] + ["---:"] * (len(cols) - 1)) + "|\n"
     return head + "".join("| " + " | ".join(b) + " |\n" for b in body)
 
 
@@ -260,6 +271,11 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads for both (0 = all cores)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where both run (bench_encoder --device, sne_reference.py --device; with --zoo also sne "
+                         "train/encode --device)")
+    ap.add_argument("--python", help="interpreter for the reference, with torch (default: the one running this "
+                                     "script)")
     ap.add_argument("--out", help="output directory (default: BUILD/side_by_side)")
     ap.add_argument("--zoo", help="a sine zoo file: also run sne train (1 epoch) and sne encode end to end")
     ap.add_argument("--skip-reference", default="mlp_256x1024",
@@ -276,7 +292,10 @@ def main():
         sys.exit(f"side_by_side: {bench}: not built (ninja -C {a.build} bench_encoder)")
     if a.zoo and not os.access(sne, os.X_OK):
         sys.exit(f"side_by_side: {sne}: not built (ninja -C {a.build} sne)")
-    py = sys.executable or "/usr/bin/python3"
+    py = a.python or sys.executable or "/usr/bin/python3"
+    py = os.path.abspath(py) if os.sep in py else (shutil.which(py) or py)  # the runs' cwd is the repository
+    if not os.access(py, os.X_OK):
+        sys.exit(f"side_by_side: --python {py}: not an executable")
 
     setup_path = os.path.join(out, "setup.json")
     must([bench, "--dump-setup", setup_path, "--batch", str(a.batch)], "bench_encoder --dump-setup")
@@ -287,7 +306,7 @@ def main():
     if unknown:
         sys.exit(f"side_by_side: not in {setup_path}: {', '.join(unknown)} (it has: {', '.join(archs)})")
 
-    common = ["--batch", str(a.batch), "--repeat", str(a.repeat), "--threads", str(a.threads)]
+    common = ["--batch", str(a.batch), "--repeat", str(a.repeat), "--threads", str(a.threads), "--device", a.device]
     rows = []
     for name in names:
         sne_json, ref_json = os.path.join(out, f"sne_{name}.json"), os.path.join(out, f"ref_{name}.json")
@@ -300,7 +319,9 @@ def main():
         r = load(ref_json) if not skipped else {"encode_nets_per_s": float("nan"), "train_nets_per_s": float("nan"),
                                                  "params": s["params"], "chunks_per_network": s["chunks_per_network"]}
         fl = flops_per_network(setup, archs[name])
-        peak = s.get("matmul_gflops")
+        peak = s.get("matmul_gflops")  # a CPU sgemm: no yardstick for GPU rates
+        if a.device == "cuda":
+            peak = None
         enc_gf = fl["encode"] * s["encode_nets_per_s"] / 1e9
         tr_gf = fl["train"] * s["train_nets_per_s"] / 1e9
         pct = lambda g: 100.0 * g / peak if peak else None
@@ -315,8 +336,9 @@ def main():
             "sne_encode_pct_peak": pct(enc_gf), "sne_train_pct_peak": pct(tr_gf),
             "ref_encode_gflops": fl["encode"] * r["encode_nets_per_s"] / 1e9,
             "ref_train_gflops": fl["train"] * r["train_nets_per_s"] / 1e9,
-            "matmul_gflops": peak, "blas": s.get("blas"),
+            "matmul_gflops": s.get("matmul_gflops"), "blas": s.get("blas"), "device": a.device,
             "sne_rss_mib": s.get("peak_rss_mib"), "ref_rss_mib": r.get("peak_rss_mib"),
+            "ref_cuda_mib": r.get("peak_cuda_mib"),
             "sne_threads": s.get("threads"), "ref_threads": r.get("threads"),
             "torch_version": s.get("torch_version"), "ref_torch_version": r.get("torch_version"),
             "sne": s, "reference": r,
@@ -326,16 +348,21 @@ def main():
                   f"({s['params']}/{s['chunks_per_network']} vs {r['params']}/{r['chunks_per_network']})")
 
     first = rows[0]["sne"] if rows else {}
-    head = (f"sne vs PyTorch reference: batch {a.batch}, repeat {a.repeat}, threads sne {first.get('threads')} / "
-            f"reference {rows[0]['reference'].get('threads') if rows else '-'}, torch {first.get('torch_version')}, "
-            f"BLAS {first.get('blas')}, sgemm peak {fmt(first.get('matmul_gflops'))} GFLOP/s\n"
+    gpu = next((r["reference"].get("cuda_device_name") for r in rows if r["reference"].get("cuda_device_name")), None)
+    device = a.device + (f" ({gpu})" if gpu else "")
+    ref = next((r["reference"] for r in rows if "torch_version" in r["reference"]), {})
+    head = (f"sne vs PyTorch reference on {device}: batch {a.batch}, repeat {a.repeat}, threads sne "
+            f"{first.get('threads')} / reference {ref.get('threads', '-')}\n"
+            f"sne: {first.get('blas')}; reference: torch {ref.get('torch_version', '-')}; CPU sgemm peak "
+            f"{fmt(first.get('matmul_gflops'))} GFLOP/s{' (no % peak on cuda)' if a.device == 'cuda' else ''}\n"
             f"rates in networks/s; x = sne / reference; GFLOP/s from the FLOP model in benchmarks/side_by_side.py")
     print("\n" + head + "\n\n" + text_table(rows))
     md = "# sne vs PyTorch reference\n\n" + head.replace("\n", "  \n") + "\n\n" + md_table(rows)
 
-    result = {"setup": setup_path, "batch": a.batch, "repeat": a.repeat, "threads": a.threads, "rows": rows}
+    result = {"setup": setup_path, "device": a.device, "python": py, "batch": a.batch, "repeat": a.repeat,
+              "threads": a.threads, "rows": rows}
     if a.zoo:
-        e2e = end_to_end(sne, os.path.abspath(a.zoo), out, a.threads)
+        e2e = end_to_end(sne, os.path.abspath(a.zoo), out, a.threads, a.device)
         siren = next((r for r in rows if r["arch"] == "siren"), None)
         lines = [("train nets/s", e2e["train_nets_per_s"], siren and siren["sne_train"], siren and siren["ref_train"]),
                  ("train nets/s, wall clock of `sne train`", e2e["train_nets_per_s_wall"], None, None),

@@ -21,8 +21,13 @@ Hyper-parameters and architectures come from the setup JSON that ``bench_encoder
 (see example_setup.json next to this file for the format).
 
   /usr/bin/python3 benchmarks/reference/sne_reference.py --setup FILE --arch NAME [--batch N] [--repeat R]
-                                                          [--threads T] [--json OUT]
-  /usr/bin/python3 benchmarks/reference/sne_reference.py --setup FILE --self-test
+                                                          [--threads T] [--device cpu|cuda] [--json OUT]
+  /usr/bin/python3 benchmarks/reference/sne_reference.py --setup FILE --self-test [--device cpu|cuda]
+
+--device cuda: the model lives on the GPU; each batch is packed on the host (Python loops over networks and
+tensors, as on the CPU) and its tensors copied to the GPU (PackedBatch.to), as sne's bench_encoder does
+(encoder::build_input packs on the host and copies with non_blocking). Timers start and stop after
+torch.cuda.synchronize(); the JSON adds peak_cuda_mib (torch.cuda.max_memory_allocated).
 """
 import argparse
 import json
@@ -105,6 +110,20 @@ class PackedBatch:
     layer_level: torch.Tensor     # [L] long
     layers_per_network: List[int] # [N]
 
+    def to(self, device):
+        """The batch with its tensors on `device` (the host-side packing copied over, as a training loop does
+        for every batch); the same object when they are already there."""
+        device = torch.device(device)
+        if self.values.device == device:
+            return self
+        put = lambda t: t.to(device, non_blocking=True)
+        return PackedBatch(
+            values=put(self.values), mask=put(self.mask), owner=put(self.owner),
+            chunks_per_tensor=self.chunks_per_tensor, tensor_type=put(self.tensor_type),
+            tensor_level=put(self.tensor_level), tensor_role=put(self.tensor_role),
+            tensors_per_layer=self.tensors_per_layer, layer_level=put(self.layer_level),
+            layers_per_network=self.layers_per_network)
+
     def chunks_per_network(self):
         out, t, l = [], 0, 0
         for n_layers in self.layers_per_network:
@@ -153,13 +172,13 @@ def group_rows(rows, sizes):
     x = pad_sequence(list(rows.split(sizes)), batch_first=True)
     if x.size(1) == 0:  # every group empty: one padding row, as sne's pack_groups
         x = rows.new_zeros(len(sizes), 1, rows.size(1))
-    mask = torch.arange(x.size(1)) < torch.tensor(sizes).unsqueeze(1)
+    mask = torch.arange(x.size(1), device=rows.device) < torch.tensor(sizes, device=rows.device).unsqueeze(1)
     return x, mask
 
 
 def sinusoid(positions, dim):
     """Vaswani et al.'s encoding of integer positions, sin/cos interleaved: [M] -> [M, dim] (sne's sinusoid)."""
-    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float) * (-math.log(10000.0) / dim))
+    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float, device=positions.device) * (-math.log(10000.0) / dim))
     angle = positions.float().unsqueeze(1) * freq.unsqueeze(0)
     return torch.stack([torch.sin(angle), torch.cos(angle)], 2).reshape(positions.size(0), -1)[:, :dim]
 
@@ -329,15 +348,24 @@ def all_cores():
     return len(os.sched_getaffinity(0))
 
 
-def benchmark(setup, arch_name, batch, repeat):
+def benchmark(setup, arch_name, batch, repeat, device="cpu"):
     arch = setup["architectures"][arch_name]
     enc, tr = setup["encoder"], setup["train"]
     c = enc["chunk_size"]
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     torch.manual_seed(0)
-    model = SNEModel(enc, setup["predictor"])
+    model = SNEModel(enc, setup["predictor"])  # created on the host (its init draws the CPU RNG, as sne's), then moved
+    if cuda:
+        model.to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=tr["lr"], weight_decay=tr["weight_decay"])
     archs = [arch] * batch
-    params = [p for p in torch.randn(batch, arch.num_params) * 0.1]
+    params = [p for p in torch.randn(batch, arch.num_params) * 0.1]  # host memory, as a zoo reader's batch
+    if cuda:  # host-side packing, then the batch's tensors copied to the device: every batch, as a loop pays
+        pack = lambda: pack_batch(archs, params, c).to(dev)
+    else:
+        pack = lambda: pack_batch(archs, params, c)
     # sne's trainer skips the extra passes when the invariance weight is 0.
     samples = tr.get("invariance_samples", 1) if tr["invariance_weight"] > 0 else 0
     if enc.get("chunk_budget", 0) > 0:
@@ -346,15 +374,17 @@ def benchmark(setup, arch_name, batch, repeat):
     # Encode: inference as a user runs it (eval mode, no grad), packing included.
     model.eval()
     with torch.no_grad():
-        init_out = model(pack_batch(archs, params, c))  # warm-up
+        init_out = model(pack())  # warm-up
+        sync()
         t0 = time.perf_counter()
         for _ in range(repeat):
-            model(pack_batch(archs, params, c))
+            model(pack())
+        sync()
         encode = batch * repeat / (time.perf_counter() - t0)
     model.train()
 
     def step():
-        b = pack_batch(archs, params, c)
+        b = pack()
         out = model(b)
         inv = out.new_zeros(())
         for _ in range(samples):  # the invariance term's extra passes (sne: on symmetry-transformed copies)
@@ -367,16 +397,20 @@ def benchmark(setup, arch_name, batch, repeat):
         opt.step()
 
     step()  # warm-up
+    sync()
     t0 = time.perf_counter()
     for _ in range(repeat):
         step()
+    sync()
     train = batch * repeat / (time.perf_counter() - t0)
 
+    sync()
     t0 = time.perf_counter()
     for _ in range(repeat):
-        pack_batch(archs, params, c)
+        pack()  # on CUDA: the host packing and the copy to the device
+    sync()
     pack_ms = 1000 * (time.perf_counter() - t0) / repeat
-    return {
+    r = {
         "arch": arch_name,
         "params": arch.num_params,
         "chunks_per_network": arch.chunks(c),
@@ -392,19 +426,28 @@ def benchmark(setup, arch_name, batch, repeat):
         # torch.manual_seed(0), the model, then randn(batch, params) * 0.1 draw sne's weights and networks when
         # bench_encoder does the same in that order (same libtorch): its outputs at init should match these.
         "init_outputs": init_out[:4].tolist(),
+        "device": dev.type,
     }
+    if cuda:
+        r["peak_cuda_mib"] = torch.cuda.max_memory_allocated(dev) / 2.0 ** 20
+        r["cuda_device_name"] = torch.cuda.get_device_name(dev)
+    return r
 
 
 # ---- sanity checks ---------------------------------------------------------------------------------------
 
-def self_test(setup):
+def self_test(setup, device="cpu"):
     """Outputs differ between random networks at init; padding (a bigger network in the batch, an empty
     tensor) does not change a network's output; the eval/no-grad fast path of nn.MultiheadAttention agrees with
-    the training path. Returns True when every check passes."""
+    the training path. Returns True when every check passes. With device cuda: the models on the GPU, every batch
+    packed on the host and copied (the random draws stay on the host, so the same seeds give the same weights)."""
+    dev = torch.device(device)
+    on = (lambda m: m.to(dev)) if dev.type != "cpu" else (lambda m: m)
+    pk = lambda *a: pack_batch(*a).to(dev)
     torch.manual_seed(0)
     enc = setup["encoder"]
     c = enc["chunk_size"]
-    model = SNEModel(enc, setup["predictor"])
+    model = on(SNEModel(enc, setup["predictor"]))
     archs = setup["architectures"]
     names = sorted(archs, key=lambda n: archs[n].num_params)
     ok = True
@@ -421,7 +464,7 @@ def self_test(setup):
         for n in names:
             a = archs[n]
             p = list(torch.randn(8, a.num_params) * 0.1)
-            b = pack_batch([a] * 8, p, c)
+            b = pk([a] * 8, p, c)
             model.train()
             out = model(b)
             z = model.encoder(b)
@@ -435,19 +478,19 @@ def self_test(setup):
         model.eval()
         small, big = archs[names[0]], archs[names[-1]]
         ps, pb = torch.randn(small.num_params) * 0.1, torch.randn(big.num_params) * 0.1
-        alone = model(pack_batch([small], [ps], c))
-        mixed = model(pack_batch([big, small, big], [pb, ps, pb], c))
+        alone = model(pk([small], [ps], c))
+        mixed = model(pk([big, small, big], [pb, ps, pb], c))
         diff = (alone[0] - mixed[1]).abs().item()
         report(f"padding: {small.name} alone vs in a batch with {big.name}", diff < 1e-5,
                f"|diff| {diff:.2g} (outputs {alone[0].item():.6f} / {mixed[1].item():.6f})")
         model.train()
-        alone_t = model(pack_batch([small], [ps], c))
-        mixed_t = model(pack_batch([big, small], [pb, ps], c))
+        alone_t = model(pk([small], [ps], c))
+        mixed_t = model(pk([big, small], [pb, ps], c))
         diff = (alone_t[0] - mixed_t[1]).abs().item()
         report("padding, training path", diff < 1e-5, f"|diff| {diff:.2g}")
         # An architecture with an empty tensor: its tensor set is all padding (sne: zero attention, no NaN).
         odd = Architecture("with_empty", [LayerSpec("l0", 0, 0, [TensorSpec("w", 0, 5), TensorSpec("e", 2, 0)])])
-        out = model(pack_batch([odd, small], [torch.randn(5), ps], c))
+        out = model(pk([odd, small], [torch.randn(5), ps], c))
         report("an all-padding set gives a finite output", bool(torch.isfinite(out).all()), f"outputs {out.tolist()}")
         report("  ... and does not change the other network", (out[1] - alone_t[0]).abs().item() < 1e-5,
                f"|diff| {(out[1] - alone_t[0]).abs().item():.2g}")
@@ -467,9 +510,9 @@ def self_test(setup):
     for pre_ln, dim, sne_value in ((True, 16, 3.2e-3), (False, 16, 1.6e-2), (True, 32, 2.4e-4)):
         torch.manual_seed(3)
         nets = [torch.randn(m.num_params) * (0.1 + 0.2 * i) for i in range(16)]
-        e = SNEEncoder(dict(small_enc, dim=dim, pre_ln=pre_ln))
+        e = on(SNEEncoder(dict(small_enc, dim=dim, pre_ln=pre_ln)))
         with torch.no_grad():
-            sp = spread(e(pack_batch([m] * 16, nets, 8)))
+            sp = spread(e(pk([m] * 16, nets, 8)))
         report(f"C++ test replica (seed 3: sne's weights and networks): spread of codes at init, h={dim}, c=8, "
                f"{'pre' if pre_ln else 'post'}-LN, sne measured {sne_value:.2g}",
                abs(sp - sne_value) < 0.05 * sne_value, f"{sp:.4g}")
@@ -482,15 +525,15 @@ def self_test(setup):
         q[perm[i] * 3:perm[i] * 3 + 3] = w[i * 3:i * 3 + 3]
         q[9 + perm[i]] = w[9 + i]
         q[12 + perm[i]] = w[12 + i]
-    e3 = SNEEncoder(dict(small_enc, chunk_size=3))
+    e3 = on(SNEEncoder(dict(small_enc, chunk_size=3)))
     with torch.no_grad():
-        z = e3(pack_batch([m, m], [w, q], 3))
+        z = e3(pk([m, m], [w, q], 3))
     report("C++ test replica: permuting hidden units (whole rows per chunk) leaves z unchanged",
            torch.allclose(z[0], z[1], atol=1e-5, rtol=1e-5), f"max |dz| {(z[0] - z[1]).abs().max().item():.2g}")
     # Gradients reach every parameter.
     model.train()
     p = list(torch.randn(4, small.num_params) * 0.1)
-    model(pack_batch([small] * 4, p, c)).pow(2).mean().backward()
+    model(pk([small] * 4, p, c)).pow(2).mean().backward()
     missing = [n for n, q in model.named_parameters() if q.grad is None or not torch.isfinite(q.grad).all()]
     # role_emb rows of unused roles get zero gradient, which is fine; None means unreachable.
     report("every parameter gets a finite gradient", not missing, f"missing: {missing}" if missing else
@@ -505,20 +548,26 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, help="networks per batch (default: the setup's batch)")
     ap.add_argument("--repeat", type=int, default=5, help="timed iterations (after one warm-up)")
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0 = all cores)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                    help="where the model runs (cuda: batches packed on the host, copied per batch)")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--self-test", action="store_true", help="run the sanity checks and exit")
     a = ap.parse_args(argv)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        ap.error(f"--device cuda: torch {torch.__version__} sees no CUDA device (torch.version.cuda: {torch.version.cuda})")
     setup = load_setup(a.setup)
     torch.set_num_threads(a.threads if a.threads > 0 else all_cores())
     if a.self_test:
-        return 0 if self_test(setup) else 1
+        return 0 if self_test(setup, a.device) else 1
     if not a.arch or a.arch not in setup["architectures"]:
         ap.error(f"--arch: one of {', '.join(setup['architectures'])}")
-    r = benchmark(setup, a.arch, a.batch or setup.get("batch", 32), a.repeat)
-    print(f"reference (torch {r['torch_version']}, {r['threads']} threads): {r['arch']} ({r['params']} params, "
+    r = benchmark(setup, a.arch, a.batch or setup.get("batch", 32), a.repeat, a.device)
+    where = f", {r['cuda_device_name']}" if a.device == "cuda" else ""
+    print(f"reference (torch {r['torch_version']}{where}, {r['threads']} threads): {r['arch']} ({r['params']} params, "
           f"{r['chunks_per_network']} chunks/network), batch {r['batch']}: encode {r['encode_nets_per_s']:.1f} nets/s, "
           f"train {r['train_nets_per_s']:.1f} nets/s, pack {r['pack_ms_per_batch']:.2f} ms/batch, "
-          f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+          f"peak RSS {r['peak_rss_mib']:.0f} MiB" +
+          (f", peak CUDA {r['peak_cuda_mib']:.0f} MiB" if a.device == "cuda" else ""))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(r, f, indent=2)

@@ -1,5 +1,6 @@
 #include "train/batch.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -53,6 +54,25 @@ encoder::EncoderInput BatchPreparer::transformed(const PreparedBatch& b, std::mt
     rows.push_back(p);
   }
   return packer_.pack(b.archs, rows, device_);
+}
+
+encoder::EncoderInput BatchPreparer::with_transformed(const PreparedBatch& b, int64_t copies, std::mt19937_64& rng) {
+  const std::size_t n = b.archs.size(), total = b.rows.size();
+  scratch_.resize(total * static_cast<std::size_t>(copies));
+  std::vector<const zoo::ArchitectureSpec*> archs = b.archs;
+  std::vector<const float*> rows;
+  for (std::size_t i = 0; i < n; ++i) rows.push_back(b.rows.data() + b.row_offset[i]);
+  for (int64_t s = 0; s < copies; ++s) {
+    float* base = scratch_.data() + static_cast<std::size_t>(s) * total;
+    std::copy(b.rows.begin(), b.rows.end(), base);
+    for (std::size_t i = 0; i < n; ++i) {
+      float* p = base + b.row_offset[i];
+      zoo::random_symmetry_transform(*b.archs[i], rng, p);
+      archs.push_back(b.archs[i]);
+      rows.push_back(p);
+    }
+  }
+  return packer_.pack(archs, rows, device_);
 }
 
 }  // namespace sne::train

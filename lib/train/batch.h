@@ -31,6 +31,9 @@ class BatchPreparer {
   PreparedBatch prepare(const zoo::NetworkBatch& b);
   /// The encoder input of `b` with every network under an independent random function-preserving permutation.
   encoder::EncoderInput transformed(const PreparedBatch& b, std::mt19937_64& rng);
+  /// One encoder input holding `b` and then `copies` transformed copies of it (network k of copy s at
+  /// s * N + k): the invariance term's passes as one pass over a larger batch.
+  encoder::EncoderInput with_transformed(const PreparedBatch& b, int64_t copies, std::mt19937_64& rng);
 
  private:
   const zoo::ZooFile& zoo_;

@@ -7,11 +7,18 @@ namespace sne::train {
 std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, const PreparedBatch& b,
                                                                BatchPreparer& preparer, int64_t samples,
                                                                std::mt19937_64& rng) {
-  const torch::Tensor out = model->forward(b.input);
+  if (samples == 0) {
+    const torch::Tensor out = model->forward(b.input);
+    return {out, torch::zeros({}, out.options())};
+  }
+  // The batch and its transformed copies in one pass: the same codes as separate passes (every network is
+  // encoded on its own), with each stage's fixed costs paid once.
+  const auto n = static_cast<int64_t>(b.archs.size());
+  const torch::Tensor all = model->forward(preparer.with_transformed(b, samples, rng));  // [(samples + 1) N]
+  const torch::Tensor out = all.narrow(0, 0, n);
   torch::Tensor inv = torch::zeros({}, out.options());
-  for (int64_t s = 0; s < samples; ++s) inv = inv + 0.5 * (out - model->forward(preparer.transformed(b, rng))).pow(2).mean();
-  if (samples > 0) inv = inv / static_cast<double>(samples);
-  return {out, inv};
+  for (int64_t s = 1; s <= samples; ++s) inv = inv + 0.5 * (out - all.narrow(0, s * n, n)).pow(2).mean();
+  return {out, inv / static_cast<double>(samples)};
 }
 
 LocalStep::LocalStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config)

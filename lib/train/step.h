@@ -14,7 +14,8 @@
 namespace sne::train {
 
 /// The model's outputs on a prepared batch [N], and the mean invariance gap 1/2 (f(x) - f(g x))^2 over `samples`
-/// random symmetry transforms g (a zero scalar when samples is 0).
+/// random symmetry transforms g (a zero scalar when samples is 0); the transformed copies are encoded in the
+/// same forward pass as the batch.
 std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, const PreparedBatch& b,
                                                                BatchPreparer& preparer, int64_t samples,
                                                                std::mt19937_64& rng);

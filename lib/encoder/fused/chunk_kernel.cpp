@@ -118,20 +118,23 @@ SNE_INLINE void layer_norm(const NormParams& P, const float* x, int64_t rows, in
 }
 
 /// gx (+)= LayerNorm backward of gy; the weight and bias gradients are added into G.
-SNE_INLINE void layer_norm_backward(const NormParams& P, const NormParams& G, const float* gy, const float* xhat,
-                                    const float* rstd, int64_t rows, int64_t d, float* gx, bool accumulate,
-                                    float* tmp) {
+SNE_INLINE void layer_norm_backward(const NormParams& P, const NormParams& G, const float* __restrict gy,
+                                    const float* __restrict xhat, const float* rstd, int64_t rows, int64_t d,
+                                    float* gx, bool accumulate, float* __restrict tmp) {
+  const float* __restrict w = P.g;
+  float* __restrict gw = G.g;
+  float* __restrict gb = G.b;
   for (int64_t r = 0; r < rows; ++r) {
-    const float* g = gy + r * d;
-    const float* h = xhat + r * d;
+    const float* __restrict g = gy + r * d;
+    const float* __restrict h = xhat + r * d;
     float m1 = 0, m2 = 0;
     for (int64_t j = 0; j < d; ++j) {
-      const float gh = g[j] * P.g[j];
+      const float gh = g[j] * w[j];
       tmp[j] = gh;
       m1 += gh;
       m2 += gh * h[j];
-      G.g[j] += g[j] * h[j];
-      G.b[j] += g[j];
+      gw[j] += g[j] * h[j];
+      gb[j] += g[j];
     }
     m1 /= static_cast<float>(d);
     m2 /= static_cast<float>(d);
@@ -216,7 +219,7 @@ struct Workspace {
     gx = take(R * d), gy = take(R * d), gh = take(R * d), gf = take(R * F), gn = take(R * d), gq = take(R * d),
     gk = take(R * d), gv = take(R * d), go = take(R * d);
     const std::size_t cpad = (cmax + 15) / 16 * 16;
-    tmp = take(2 * cpad * d + cmax * cpad + 2 * cpad + d + F + cmax * d);
+    tmp = take(5 * cpad * d + 3 * cmax * cpad + 2 * cpad + d + F + cmax * d);
   }
 };
 
@@ -255,6 +258,53 @@ SNE_INLINE Block load(const float* p) {
 }
 SNE_INLINE void store(float* p, const Block& b) { std::memcpy(p, &b, sizeof b); }
 
+/// C[j][i] = sum_e A[j * lda + e] X[e][i] for j < n, e < hd, i < np (rows of C and X np apart). Four rows j at a
+/// time share each load of X: four independent FMA chains instead of one latency-bound chain.
+SNE_INLINE void rows_times(const float* a, int64_t lda, const float* x, int64_t hd, int64_t n, int64_t np, float* c) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float *a0 = a + j * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
+      Block c0 = {}, c1 = {}, c2 = {}, c3 = {};
+      for (int64_t e = 0; e < hd; ++e) {
+        const Block xv = load(x + e * np + i0);
+        c0 += a0[e] * xv, c1 += a1[e] * xv, c2 += a2[e] * xv, c3 += a3[e] * xv;
+      }
+      store(c + j * np + i0, c0), store(c + (j + 1) * np + i0, c1);
+      store(c + (j + 2) * np + i0, c2), store(c + (j + 3) * np + i0, c3);
+    }
+  }
+  for (; j < n; ++j)
+    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
+      Block acc = {};
+      for (int64_t e = 0; e < hd; ++e) acc += a[j * lda + e] * load(x + e * np + i0);
+      store(c + j * np + i0, acc);
+    }
+}
+
+/// C[e][i] = scale * sum_j A[j * lda + e] Y[j][i] for e < hd, j < n, i < np; four columns e at a time.
+SNE_INLINE void cols_times(const float* a, int64_t lda, float scale, const float* y, int64_t hd, int64_t n,
+                           int64_t np, float* c) {
+  int64_t e = 0;
+  for (; e + 4 <= hd; e += 4)
+    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
+      Block c0 = {}, c1 = {}, c2 = {}, c3 = {};
+      for (int64_t j = 0; j < n; ++j) {
+        const Block yv = load(y + j * np + i0);
+        const float* aj = a + j * lda + e;
+        c0 += aj[0] * yv, c1 += aj[1] * yv, c2 += aj[2] * yv, c3 += aj[3] * yv;
+      }
+      store(c + e * np + i0, c0 * scale), store(c + (e + 1) * np + i0, c1 * scale);
+      store(c + (e + 2) * np + i0, c2 * scale), store(c + (e + 3) * np + i0, c3 * scale);
+    }
+  for (; e < hd; ++e)
+    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
+      Block acc = {};
+      for (int64_t j = 0; j < n; ++j) acc += a[j * lda + e] * load(y + j * np + i0);
+      store(c + e * np + i0, acc * scale);
+    }
+}
+
 /// P = softmax(Q K^T / sqrt(hd)), O = P V for every chunk and head of the tile.
 SNE_INLINE void attention_forward(const ChunkStageShape& s, const Workspace& ws, const Tile& t, const int32_t* len,
                                   const SabActs& a, float* __restrict tmp) {
@@ -270,14 +320,7 @@ SNE_INLINE void attention_forward(const ChunkStageShape& s, const Workspace& ws,
       for (int64_t e = 0; e < hd; ++e)
         for (int64_t i = 0; i < np; ++i) qt[e * np + i] = i < n ? a.q[(r0 + i) * d + h * hd + e] * inv : 0.0f;
       float* __restrict pt = a.p + pofs + h * n * np;  // [n keys, np queries]
-      for (int64_t j = 0; j < n; ++j) {
-        const float* kj = a.k + (r0 + j) * d + h * hd;
-        for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-          Block acc = {};
-          for (int64_t e = 0; e < hd; ++e) acc += kj[e] * load(qt + e * np + i0);
-          store(pt + j * np + i0, acc);
-        }
-      }
+      rows_times(a.k + r0 * d + h * hd, d, qt, hd, n, np, pt);
       for (int64_t i = 0; i < np; ++i) mx[i] = pt[i], sum[i] = 0;
       for (int64_t j = 1; j < n; ++j)
         for (int64_t i = 0; i < np; ++i) mx[i] = std::max(mx[i], pt[j * np + i]);
@@ -290,12 +333,9 @@ SNE_INLINE void attention_forward(const ChunkStageShape& s, const Workspace& ws,
       for (int64_t i = 0; i < np; ++i) sum[i] = 1.0f / sum[i];
       for (int64_t j = 0; j < n; ++j)
         for (int64_t i = 0; i < np; ++i) pt[j * np + i] *= sum[i];
-      for (int64_t e = 0; e < hd; ++e)
-        for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-          Block acc = {};
-          for (int64_t j = 0; j < n; ++j) acc += a.v[(r0 + j) * d + h * hd + e] * load(pt + j * np + i0);
-          for (int64_t l = 0; l < kLanes && i0 + l < n; ++l) a.o[(r0 + i0 + l) * d + h * hd + e] = acc[l];
-        }
+      cols_times(a.v + r0 * d + h * hd, d, 1.0f, pt, hd, n, np, qt);  // O^T, into qt's space (Q is done)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t e = 0; e < hd; ++e) a.o[(r0 + i) * d + h * hd + e] = qt[e * np + i];
     }
     pofs += H * n * np;
   }
@@ -312,8 +352,13 @@ SNE_INLINE void attention_backward(const ChunkStageShape& s, const Workspace& ws
     const int64_t n = len[g], np = padded(n), r0 = ws.row_of[static_cast<std::size_t>(g)];
     float* __restrict got = tmp;           // [hd, np] dO, transposed
     float* __restrict qt = got + hd * np;  // [hd, np] Q / sqrt(hd), transposed
-    float* __restrict dot = qt + hd * np;  // [np]
+    float* __restrict gqt = qt + hd * np;  // [hd, np] dQ, transposed
+    float* __restrict dot = gqt + hd * np; // [np]
     float* __restrict gst = dot + np;      // [n, np] dS, transposed like P
+    float* __restrict gs_q = gst + n * np; // [n, np] dS as [query][key]
+    float* __restrict p_q = gs_q + n * np; // [n, np] P as [query][key]
+    float* __restrict gkt = p_q + n * np;  // [hd, np] dK, transposed
+    float* __restrict gvt = gkt + hd * np; // [hd, np] dV, transposed
     for (int64_t h = 0; h < H; ++h) {
       const float* __restrict pt = a.p + pofs + h * n * np;
       for (int64_t e = 0; e < hd; ++e)
@@ -321,35 +366,30 @@ SNE_INLINE void attention_backward(const ChunkStageShape& s, const Workspace& ws
           got[e * np + i] = i < n ? go[(r0 + i) * d + h * hd + e] : 0.0f;
           qt[e * np + i] = i < n ? a.q[(r0 + i) * d + h * hd + e] * inv : 0.0f;
         }
+      rows_times(a.v + r0 * d + h * hd, d, got, hd, n, np, gst);  // dP
       for (int64_t i = 0; i < np; ++i) dot[i] = 0;
-      for (int64_t j = 0; j < n; ++j) {  // dP, and dot = sum_j dP * P
-        const float* vj = a.v + (r0 + j) * d + h * hd;
-        for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-          Block acc = {};
-          for (int64_t e = 0; e < hd; ++e) acc += vj[e] * load(got + e * np + i0);
-          store(gst + j * np + i0, acc);
-          store(dot + i0, load(dot + i0) + acc * load(pt + j * np + i0));
-        }
-      }
+      for (int64_t j = 0; j < n; ++j)  // dot = sum_j dP * P
+        for (int64_t i = 0; i < np; ++i) dot[i] += gst[j * np + i] * pt[j * np + i];
       for (int64_t j = 0; j < n; ++j)  // dS (before the 1/sqrt(hd), which qt and the dQ pass carry)
         for (int64_t i = 0; i < np; ++i) gst[j * np + i] = pt[j * np + i] * (gst[j * np + i] - dot[i]);
-      for (int64_t e = 0; e < hd; ++e)
-        for (int64_t i0 = 0; i0 < np; i0 += kLanes) {  // dQ = dS K / sqrt(hd)
-          Block acc = {};
-          for (int64_t j = 0; j < n; ++j) acc += (a.k[(r0 + j) * d + h * hd + e] * inv) * load(gst + j * np + i0);
-          for (int64_t l = 0; l < kLanes && i0 + l < n; ++l) gq[(r0 + i0 + l) * d + h * hd + e] = acc[l];
+      cols_times(a.k + r0 * d + h * hd, d, inv, gst, hd, n, np, gqt);  // dQ^T = (dS K)^T / sqrt(hd)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t e = 0; e < hd; ++e) gq[(r0 + i) * d + h * hd + e] = gqt[e * np + i];
+      // dK = dS^T Q / sqrt(hd) and dV = P^T dO: with dS and P transposed back to [query][key], these are the
+      // same column products, vectorised across keys.
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t i = 0; i < n; ++i) {
+          gs_q[i * np + j] = gst[j * np + i];
+          p_q[i * np + j] = pt[j * np + i];
         }
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = n; j < np; ++j) gs_q[i * np + j] = p_q[i * np + j] = 0.0f;
+      cols_times(a.q + r0 * d + h * hd, d, inv, gs_q, hd, n, np, gkt);
+      cols_times(go + r0 * d + h * hd, d, 1.0f, p_q, hd, n, np, gvt);
       for (int64_t j = 0; j < n; ++j)
         for (int64_t e = 0; e < hd; ++e) {
-          Block sk = {}, sv = {};
-          for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-            sk += load(gst + j * np + i0) * load(qt + e * np + i0);  // dK = dS^T Q / sqrt(hd)
-            sv += load(pt + j * np + i0) * load(got + e * np + i0);  // dV = P^T dO
-          }
-          float k_sum = 0, v_sum = 0;
-          for (int64_t l = 0; l < kLanes; ++l) k_sum += sk[l], v_sum += sv[l];
-          gk[(r0 + j) * d + h * hd + e] = k_sum;
-          gv[(r0 + j) * d + h * hd + e] = v_sum;
+          gk[(r0 + j) * d + h * hd + e] = gkt[e * np + j];
+          gv[(r0 + j) * d + h * hd + e] = gvt[e * np + j];
         }
     }
     pofs += H * n * np;
