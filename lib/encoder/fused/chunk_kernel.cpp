@@ -1,150 +1,17 @@
 #include "encoder/fused/chunk_kernel.h"
 
+#include "encoder/fused/kernel_math.h"
+
 #include <ATen/Parallel.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 
-// Every helper is inlined into the per-tile functions, which are compiled once per instruction set and chosen
-// at load time (the build targets baseline x86-64; the loops below vectorise 4x wider with AVX-512).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SNE_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define SNE_KERNEL
-#endif
-#define SNE_INLINE inline __attribute__((always_inline))
-
 namespace sne::encoder::kernels {
 namespace {
-
-// ---- matrix products: the process's BLAS when there is one (LibTorch's libblas.so.3), else plain loops ----
-using SgemmFn = void (*)(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
-                         const int*, const float*, const int*, const float*, float*, const int*);
-
-SgemmFn blas_sgemm() {
-  static const SgemmFn f = reinterpret_cast<SgemmFn>(dlsym(RTLD_DEFAULT, "sgemm_"));
-  return f;
-}
-
-/// Column-major C[m,n] = beta C + op(A)[m,k] op(B)[k,n] (BLAS conventions; beta 0 never reads C).
-void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-          int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (const SgemmFn f = blas_sgemm()) {
-    const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k), LDA = static_cast<int>(lda),
-              LDB = static_cast<int>(ldb), LDC = static_cast<int>(ldc);
-    const float one = 1.0f;
-    f(&ta, &tb, &M, &N, &K, &one, a, &LDA, b, &LDB, &beta, c, &LDC);
-    return;
-  }
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t i = 0; i < m; ++i) {
-      float acc = 0;
-      for (int64_t l = 0; l < k; ++l)
-        acc += (ta == 'N' ? a[i + l * lda] : a[l + i * lda]) * (tb == 'N' ? b[l + j * ldb] : b[j + l * ldb]);
-      c[i + j * ldc] = beta == 0.0f ? acc : beta * c[i + j * ldc] + acc;
-    }
-}
-
-// Row-major linear layers, PyTorch layout W [out, in].
-void linear_forward(const LinearParams& L, const float* x, int64_t rows, float* y) {  // y = x W^T + b
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * L.out, L.b, sizeof(float) * static_cast<std::size_t>(L.out));
-  gemm('T', 'N', L.out, rows, L.in, L.w, L.in, x, L.in, 1.0f, y, L.out);
-}
-void linear_backward_input(const LinearParams& L, const float* gy, int64_t rows, float* gx, bool accumulate) {
-  gemm('N', 'N', L.in, rows, L.out, L.w, L.in, gy, L.out, accumulate ? 1.0f : 0.0f, gx, L.in);  // gx (+)= gy W
-}
-void linear_backward_params(const LinearParams& L, const LinearParams& G, const float* x, const float* gy,
-                            int64_t rows) {  // gW += gy^T x, gb += sum of gy's rows
-  gemm('N', 'T', L.in, L.out, rows, x, L.in, gy, L.out, 1.0f, G.w, L.in);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < L.out; ++j) G.b[j] += gy[r * L.out + j];
-}
-
-// ---- elementwise pieces, written to vectorise ----
-constexpr float kLnEps = 1e-5f;  // torch::nn::LayerNorm's default
-
-/// exp for x <= 88 (Cephes' single-precision polynomial, about 1 ulp), branch-free so loops vectorise.
-SNE_INLINE float exp_approx(float x) {
-  x = std::min(std::max(x, -87.33654f), 88.37626f);
-  const float fx = x * 1.44269504088896341f + 0.5f;
-  int32_t n = static_cast<int32_t>(fx);
-  n -= static_cast<int32_t>(static_cast<float>(n) > fx);  // floor
-  const float fn = static_cast<float>(n);
-  const float r = x - fn * 0.693359375f + fn * 2.12194440e-4f;
-  const float z = r * r;
-  const float y = (((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r +
-                    1.6666665459e-1f) * r + 5.0000001201e-1f) * z + r + 1.0f;
-  const int32_t bits = (n + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return y * scale;
-}
-
-/// erf by Abramowitz-Stegun 7.1.26 (absolute error <= 1.5e-7): the formula of ATen's vectorised erf.
-SNE_INLINE float erf_approx(float x) {
-  const float ax = std::fabs(x);
-  const float t = 1.0f / (0.3275911f * ax + 1.0f);
-  const float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f;
-  const float y = 1.0f - r * t * exp_approx(-x * x);
-  return x < 0 ? -y : y;
-}
-
-constexpr float kSqrtHalf = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
-SNE_INLINE float gelu(float x) { return x * 0.5f * (1.0f + erf_approx(x * kSqrtHalf)); }
-SNE_INLINE float gelu_grad(float x) {
-  return 0.5f * (1.0f + erf_approx(x * kSqrtHalf)) + x * kInvSqrt2Pi * exp_approx(-0.5f * x * x);
-}
-
-SNE_INLINE void layer_norm(const NormParams& P, const float* x, int64_t rows, int64_t d, float* y, float* xhat,
-                           float* rstd) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * d;
-    float mean = 0;
-    for (int64_t j = 0; j < d; ++j) mean += xr[j];
-    mean /= static_cast<float>(d);
-    float var = 0;
-    for (int64_t j = 0; j < d; ++j) var += (xr[j] - mean) * (xr[j] - mean);
-    const float rs = 1.0f / std::sqrt(var / static_cast<float>(d) + kLnEps);
-    rstd[r] = rs;
-    for (int64_t j = 0; j < d; ++j) {
-      const float h = (xr[j] - mean) * rs;
-      xhat[r * d + j] = h;
-      y[r * d + j] = h * P.g[j] + P.b[j];
-    }
-  }
-}
-
-/// gx (+)= LayerNorm backward of gy; the weight and bias gradients are added into G.
-SNE_INLINE void layer_norm_backward(const NormParams& P, const NormParams& G, const float* __restrict gy,
-                                    const float* __restrict xhat, const float* rstd, int64_t rows, int64_t d,
-                                    float* gx, bool accumulate, float* __restrict tmp) {
-  const float* __restrict w = P.g;
-  float* __restrict gw = G.g;
-  float* __restrict gb = G.b;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* __restrict g = gy + r * d;
-    const float* __restrict h = xhat + r * d;
-    float m1 = 0, m2 = 0;
-    for (int64_t j = 0; j < d; ++j) {
-      const float gh = g[j] * w[j];
-      tmp[j] = gh;
-      m1 += gh;
-      m2 += gh * h[j];
-      gw[j] += g[j] * h[j];
-      gb[j] += g[j];
-    }
-    m1 /= static_cast<float>(d);
-    m2 /= static_cast<float>(d);
-    float* o = gx + r * d;
-    for (int64_t j = 0; j < d; ++j) {
-      const float v = rstd[r] * (tmp[j] - m1 - h[j] * m2);
-      o[j] = accumulate ? o[j] + v : v;
-    }
-  }
-}
+using namespace detail;
 
 // ---- one tile of chunks ----
 constexpr int64_t kTileRows = 256;  // real rows per tile: the activations of a tile stay in the L2/L3 caches
@@ -247,64 +114,6 @@ Shared shared_query(const ChunkStageShape& s, const ChunkStageParams& p) {
 // query i) so that the softmax over keys, the weighted sums and their gradients are vector operations across
 // queries, in register blocks of kLanes queries, with no horizontal reductions but dK's and dV's. The query
 // dimension is padded to a multiple of kLanes with zero queries (never read back). P is kept for backward.
-constexpr int64_t kLanes = 16;
-SNE_INLINE int64_t padded(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
-// A block of kLanes floats (one AVX-512 register; two AVX2 or four SSE registers in the other clones).
-typedef float Block __attribute__((vector_size(kLanes * sizeof(float))));
-SNE_INLINE Block load(const float* p) {
-  Block b;
-  std::memcpy(&b, p, sizeof b);
-  return b;
-}
-SNE_INLINE void store(float* p, const Block& b) { std::memcpy(p, &b, sizeof b); }
-
-/// C[j][i] = sum_e A[j * lda + e] X[e][i] for j < n, e < hd, i < np (rows of C and X np apart). Four rows j at a
-/// time share each load of X: four independent FMA chains instead of one latency-bound chain.
-SNE_INLINE void rows_times(const float* a, int64_t lda, const float* x, int64_t hd, int64_t n, int64_t np, float* c) {
-  int64_t j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const float *a0 = a + j * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
-    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-      Block c0 = {}, c1 = {}, c2 = {}, c3 = {};
-      for (int64_t e = 0; e < hd; ++e) {
-        const Block xv = load(x + e * np + i0);
-        c0 += a0[e] * xv, c1 += a1[e] * xv, c2 += a2[e] * xv, c3 += a3[e] * xv;
-      }
-      store(c + j * np + i0, c0), store(c + (j + 1) * np + i0, c1);
-      store(c + (j + 2) * np + i0, c2), store(c + (j + 3) * np + i0, c3);
-    }
-  }
-  for (; j < n; ++j)
-    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-      Block acc = {};
-      for (int64_t e = 0; e < hd; ++e) acc += a[j * lda + e] * load(x + e * np + i0);
-      store(c + j * np + i0, acc);
-    }
-}
-
-/// C[e][i] = scale * sum_j A[j * lda + e] Y[j][i] for e < hd, j < n, i < np; four columns e at a time.
-SNE_INLINE void cols_times(const float* a, int64_t lda, float scale, const float* y, int64_t hd, int64_t n,
-                           int64_t np, float* c) {
-  int64_t e = 0;
-  for (; e + 4 <= hd; e += 4)
-    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-      Block c0 = {}, c1 = {}, c2 = {}, c3 = {};
-      for (int64_t j = 0; j < n; ++j) {
-        const Block yv = load(y + j * np + i0);
-        const float* aj = a + j * lda + e;
-        c0 += aj[0] * yv, c1 += aj[1] * yv, c2 += aj[2] * yv, c3 += aj[3] * yv;
-      }
-      store(c + e * np + i0, c0 * scale), store(c + (e + 1) * np + i0, c1 * scale);
-      store(c + (e + 2) * np + i0, c2 * scale), store(c + (e + 3) * np + i0, c3 * scale);
-    }
-  for (; e < hd; ++e)
-    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-      Block acc = {};
-      for (int64_t j = 0; j < n; ++j) acc += a[j * lda + e] * load(y + j * np + i0);
-      store(c + e * np + i0, acc * scale);
-    }
-}
-
 /// P = softmax(Q K^T / sqrt(hd)), O = P V for every chunk and head of the tile.
 SNE_INLINE void attention_forward(const ChunkStageShape& s, const Workspace& ws, const Tile& t, const int32_t* len,
                                   const SabActs& a, float* __restrict tmp) {
@@ -396,10 +205,41 @@ SNE_INLINE void attention_backward(const ChunkStageShape& s, const Workspace& ws
   }
 }
 
+/// The residual feed-forward half of a pre-LN block: out = h + FF(LN2(h)) over `rows` rows; n2, xh2, rs2, u
+/// and g keep what its backward reads.
+struct FeedForwardActs {
+  float *n2, *xh2, *rs2, *u, *g;
+};
+SNE_INLINE void feed_forward(const ChunkStageShape& s, const NormParams& ln, const LinearParams& ff1,
+                             const LinearParams& ff2, const float* h, int64_t rows, const FeedForwardActs& a,
+                             float* out) {
+  const int64_t d = s.dim, F = s.ff;
+  layer_norm(ln, h, rows, d, a.n2, a.xh2, a.rs2);
+  linear_forward(ff1, a.n2, rows, a.u);
+  for (int64_t x = 0; x < rows * F; ++x) a.g[x] = gelu(a.u[x]);
+  linear_forward(ff2, a.g, rows, out);
+  for (int64_t x = 0; x < rows * d; ++x) out[x] += h[x];
+}
+
+/// Its backward: gh = d(loss)/dh from gout = d(loss)/d(out); parameter gradients into G's ln, ff1, ff2.
+SNE_INLINE void feed_forward_backward(const ChunkStageShape& s, const NormParams& ln, const LinearParams& ff1,
+                                      const LinearParams& ff2, const NormParams& gln, const LinearParams& gff1,
+                                      const LinearParams& gff2, const FeedForwardActs& a, const float* gout,
+                                      int64_t rows, Workspace& ws, float* gh) {
+  const int64_t d = s.dim, F = s.ff;
+  std::memcpy(gh, gout, sizeof(float) * static_cast<std::size_t>(rows * d));
+  linear_backward_params(ff2, gff2, a.g, gout, rows);
+  linear_backward_input(ff2, gout, rows, ws.gf, false);
+  for (int64_t x = 0; x < rows * F; ++x) ws.gf[x] *= gelu_grad(a.u[x]);
+  linear_backward_params(ff1, gff1, a.n2, ws.gf, rows);
+  linear_backward_input(ff1, ws.gf, rows, ws.gn, false);
+  layer_norm_backward(ln, gln, ws.gn, a.xh2, a.rs2, rows, d, gh, true, ws.tmp);
+}
+
 /// Pre-LN SAB on the tile's rows: out = h + FF(LN2(h)), h = x + Att(LN1(x)).
 SNE_INLINE void sab_forward(const ChunkStageShape& s, const SabParams& P, Workspace& ws, const Tile& t,
                             const int32_t* len, const SabActs& a, float* out) {
-  const int64_t R = t.rows, d = s.dim, F = s.ff;
+  const int64_t R = t.rows, d = s.dim;
   layer_norm(P.ln1, a.x, R, d, a.n1, a.xh1, a.rs1);
   linear_forward(P.q, a.n1, R, a.q);
   linear_forward(P.k, a.n1, R, a.k);
@@ -407,25 +247,15 @@ SNE_INLINE void sab_forward(const ChunkStageShape& s, const SabParams& P, Worksp
   attention_forward(s, ws, t, len, a, ws.tmp);
   linear_forward(P.o, a.o, R, a.h);
   for (int64_t x = 0; x < R * d; ++x) a.h[x] += a.x[x];
-  layer_norm(P.ln2, a.h, R, d, a.n2, a.xh2, a.rs2);
-  linear_forward(P.ff1, a.n2, R, a.u);
-  for (int64_t x = 0; x < R * F; ++x) a.g[x] = gelu(a.u[x]);
-  linear_forward(P.ff2, a.g, R, out);
-  for (int64_t x = 0; x < R * d; ++x) out[x] += a.h[x];
+  feed_forward(s, P.ln2, P.ff1, P.ff2, a.h, R, {a.n2, a.xh2, a.rs2, a.u, a.g}, out);
 }
 
 /// gx = d(loss)/d(SAB input) from gout = d(loss)/d(SAB output); parameter gradients into G.
 SNE_INLINE void sab_backward(const ChunkStageShape& s, const SabParams& P, const SabParams& G, Workspace& ws,
                              const Tile& t, const int32_t* len, const SabActs& a, const float* gout, float* gx) {
-  const int64_t R = t.rows, d = s.dim, F = s.ff;
+  const int64_t R = t.rows, d = s.dim;
   float* gh = ws.gh;
-  std::memcpy(gh, gout, sizeof(float) * static_cast<std::size_t>(R * d));
-  linear_backward_params(P.ff2, G.ff2, a.g, gout, R);
-  linear_backward_input(P.ff2, gout, R, ws.gf, false);
-  for (int64_t x = 0; x < R * F; ++x) ws.gf[x] *= gelu_grad(a.u[x]);
-  linear_backward_params(P.ff1, G.ff1, a.n2, ws.gf, R);
-  linear_backward_input(P.ff1, ws.gf, R, ws.gn, false);
-  layer_norm_backward(P.ln2, G.ln2, ws.gn, a.xh2, a.rs2, R, d, gh, true, ws.tmp);
+  feed_forward_backward(s, P.ln2, P.ff1, P.ff2, G.ln2, G.ff1, G.ff2, {a.n2, a.xh2, a.rs2, a.u, a.g}, gout, R, ws, gh);
   linear_backward_params(P.o, G.o, a.o, gh, R);
   linear_backward_input(P.o, gh, R, ws.go, false);
   attention_backward(s, ws, t, len, a, ws.go, ws.gq, ws.gk, ws.gv, ws.tmp);
@@ -441,7 +271,7 @@ SNE_INLINE void sab_backward(const ChunkStageShape& s, const SabParams& P, const
 
 SNE_INLINE void pma_forward(const ChunkStageShape& s, const PmaParams& P, const Shared& sh, Workspace& ws,
                             const Tile& t, const int32_t* len) {
-  const int64_t R = t.rows, G = t.count, d = s.dim, F = s.ff, H = s.heads, hd = d / H;
+  const int64_t R = t.rows, G = t.count, d = s.dim, H = s.heads, hd = d / H;
   const float inv = 1.0f / std::sqrt(static_cast<float>(hd));
   layer_norm(P.ln_kv, ws.pin, R, d, ws.kvn, ws.xhkv, ws.rskv);
   linear_forward(P.k, ws.kvn, R, ws.pk);
@@ -474,26 +304,17 @@ SNE_INLINE void pma_forward(const ChunkStageShape& s, const PmaParams& P, const 
   if (s.seed_residual)
     for (int64_t g = 0; g < G; ++g)
       for (int64_t j = 0; j < d; ++j) ws.ph[g * d + j] += P.seed[j];
-  layer_norm(P.ln2, ws.ph, G, d, ws.pn2, ws.pxh2, ws.prs2);
-  linear_forward(P.ff1, ws.pn2, G, ws.pu);
-  for (int64_t x = 0; x < G * F; ++x) ws.pg[x] = gelu(ws.pu[x]);
-  linear_forward(P.ff2, ws.pg, G, ws.pout);
-  for (int64_t x = 0; x < G * d; ++x) ws.pout[x] += ws.ph[x];
+  feed_forward(s, P.ln2, P.ff1, P.ff2, ws.ph, G, {ws.pn2, ws.pxh2, ws.prs2, ws.pu, ws.pg}, ws.pout);
 }
 
 /// From gout [G, d]: ws.gx = d(loss)/d(PMA input) [R, d]; the query's gradient is added into gq_sum [d].
 SNE_INLINE void pma_backward(const ChunkStageShape& s, const PmaParams& P, const PmaParams& Gr, const Shared& sh,
                              Workspace& ws, const Tile& t, const int32_t* len, const float* gout, float* gq_sum) {
-  const int64_t R = t.rows, G = t.count, d = s.dim, F = s.ff, H = s.heads, hd = d / H;
+  const int64_t R = t.rows, G = t.count, d = s.dim, H = s.heads, hd = d / H;
   const float inv = 1.0f / std::sqrt(static_cast<float>(hd));
   float* gh = ws.gh;  // [G, d]
-  std::memcpy(gh, gout, sizeof(float) * static_cast<std::size_t>(G * d));
-  linear_backward_params(P.ff2, Gr.ff2, ws.pg, gout, G);
-  linear_backward_input(P.ff2, gout, G, ws.gf, false);
-  for (int64_t x = 0; x < G * F; ++x) ws.gf[x] *= gelu_grad(ws.pu[x]);
-  linear_backward_params(P.ff1, Gr.ff1, ws.pn2, ws.gf, G);
-  linear_backward_input(P.ff1, ws.gf, G, ws.gn, false);
-  layer_norm_backward(P.ln2, Gr.ln2, ws.gn, ws.pxh2, ws.prs2, G, d, gh, true, ws.tmp);
+  feed_forward_backward(s, P.ln2, P.ff1, P.ff2, Gr.ln2, Gr.ff1, Gr.ff2, {ws.pn2, ws.pxh2, ws.prs2, ws.pu, ws.pg}, gout,
+                        G, ws, gh);
   if (s.seed_residual)
     for (int64_t g = 0; g < G; ++g)
       for (int64_t j = 0; j < d; ++j) Gr.seed[j] += gh[g * d + j];
@@ -591,64 +412,6 @@ void check_shape(const ChunkStageShape& s, const ChunkSet& cs) {
 }
 
 }  // namespace
-
-std::vector<int64_t> parameter_sizes(const ChunkStageShape& s) {
-  const int64_t d = s.dim, F = s.ff;
-  std::vector<int64_t> out{d * s.value_features(), d};
-  const auto linear = [&](int64_t o, int64_t i) { out.push_back(o * i), out.push_back(o); };
-  const auto norm = [&] { out.push_back(d), out.push_back(d); };
-  for (int l = 0; l < 4; ++l) {
-    norm(), norm();
-    linear(d, d), linear(d, d), linear(d, d), linear(d, d), linear(F, d), linear(d, F);
-  }
-  out.push_back(d);
-  norm(), norm(), norm();
-  linear(d, d), linear(d, d), linear(d, d), linear(d, d), linear(F, d), linear(d, F);
-  return out;
-}
-
-ChunkStageParams bind(const ChunkStageShape& s, const std::vector<float*>& ptrs) {
-  if (ptrs.size() != parameter_sizes(s).size())
-    throw std::invalid_argument("chunk kernel: " + std::to_string(ptrs.size()) + " parameter tensors, expected " +
-                                std::to_string(parameter_sizes(s).size()));
-  std::size_t k = 0;
-  const int64_t d = s.dim, F = s.ff;
-  const auto linear = [&](int64_t o, int64_t i) {
-    LinearParams L{ptrs[k], ptrs[k + 1], o, i};
-    k += 2;
-    return L;
-  };
-  const auto norm = [&] {
-    NormParams n{ptrs[k], ptrs[k + 1]};
-    k += 2;
-    return n;
-  };
-  ChunkStageParams p;
-  p.value = linear(d, s.value_features());
-  for (auto& b : p.sab) {
-    b.ln1 = norm(), b.ln2 = norm();
-    b.q = linear(d, d), b.k = linear(d, d), b.v = linear(d, d), b.o = linear(d, d);
-    b.ff1 = linear(F, d), b.ff2 = linear(d, F);
-  }
-  p.pma.seed = ptrs[k++];
-  p.pma.ln_q = norm(), p.pma.ln_kv = norm(), p.pma.ln2 = norm();
-  p.pma.q = linear(d, d), p.pma.k = linear(d, d), p.pma.v = linear(d, d), p.pma.o = linear(d, d);
-  p.pma.ff1 = linear(F, d), p.pma.ff2 = linear(d, F);
-  return p;
-}
-
-std::vector<float*> pointers_of(const ChunkStageParams& p) {
-  std::vector<float*> out{p.value.w, p.value.b};
-  for (const auto& b : p.sab) {
-    for (const NormParams* n : {&b.ln1, &b.ln2}) out.push_back(n->g), out.push_back(n->b);
-    for (const LinearParams* L : {&b.q, &b.k, &b.v, &b.o, &b.ff1, &b.ff2}) out.push_back(L->w), out.push_back(L->b);
-  }
-  out.push_back(p.pma.seed);
-  for (const NormParams* n : {&p.pma.ln_q, &p.pma.ln_kv, &p.pma.ln2}) out.push_back(n->g), out.push_back(n->b);
-  for (const LinearParams* L : {&p.pma.q, &p.pma.k, &p.pma.v, &p.pma.o, &p.pma.ff1, &p.pma.ff2})
-    out.push_back(L->w), out.push_back(L->b);
-  return out;
-}
 
 bool has_blas() { return blas_sgemm() != nullptr; }
 
