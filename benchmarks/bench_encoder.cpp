@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -86,7 +87,7 @@ struct Rates {
 };
 
 Rates measure(const config::Config& c, const zoo::ArchitectureSpec& spec, int64_t batch, int repeat,
-              const Context& ctx, bool encode_too) {
+              const Context& ctx, bool encode_too, const std::string& profile_out) {
   torch::manual_seed(0);
   train::Model model = train::make_model(c);
   const at::Device dev = ctx.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
@@ -128,6 +129,11 @@ Rates measure(const config::Config& c, const zoo::ArchitectureSpec& spec, int64_
   };
   step();
   sync();
+  if (!profile_out.empty()) {
+    // A chrome://tracing file of two more training steps (op by op, forward and backward), not timed.
+    torch::autograd::profiler::RecordProfile guard(profile_out);
+    for (int k = 0; k < 2; ++k) step();
+  }
   const double t0 = now();
   for (int k = 0; k < repeat; ++k) step();
   sync();
@@ -229,7 +235,7 @@ double child_peak_rss(const char* self, const std::string& arch, int64_t batch, 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string arch, json_out, setup_out, device = "cpu";
+  std::string arch, json_out, setup_out, profile_out, device = "cpu";
   int64_t batch = 32, threads = 0;
   int repeat = 5;
   bool memory = false, train_only = false, quiet = false;
@@ -250,13 +256,14 @@ int main(int argc, char** argv) {
     else if (a == "--device") device = value();
     else if (a == "--json") json_out = value();
     else if (a == "--dump-setup") setup_out = value();
+    else if (a == "--profile") profile_out = value();
     else if (a == "--set") sets.push_back(value());
     else if (a == "--train-only") train_only = value() == "1";
     else if (a == "--quiet") quiet = value() == "1";
     else if (a == "--memory") memory = true;
     else {
       std::printf("usage: bench_encoder --arch NAME [--batch 32] [--repeat 5] [--threads 0] [--device cpu|cuda]\n"
-                  "                     [--set KEY=VALUE ...] [--json OUT]\n"
+                  "                     [--set KEY=VALUE ...] [--json OUT] [--train-only 1] [--profile TRACE.json]\n"
                   "       bench_encoder --dump-setup FILE [--batch 32] [--set KEY=VALUE ...]\n"
                   "       bench_encoder --memory [--batch 32] [--threads 0] [--set KEY=VALUE ...]\n"
                   "architectures: siren small_cnn arch2 vit mlp_256x1024\n");
@@ -297,7 +304,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto& spec = all.at(arch);
-  const Rates r = measure(c, spec, batch, repeat, ctx, !train_only);
+  const Rates r = measure(c, spec, batch, repeat, ctx, !train_only, profile_out);
   if (quiet) return 0;
   const double peak = matmul_gflops();
   std::printf("bench_encoder: %s; batch %lld, h=%lld, c=%lld, kernels %s (BLAS in process: %s)\n",

@@ -8,10 +8,12 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "encoder/fused/fused_attention.h"
+
 namespace sne::encoder {
 namespace F = torch::nn::functional;
 
-AttentionImpl::AttentionImpl(int64_t dim, int64_t heads) : heads_(heads) {
+AttentionImpl::AttentionImpl(int64_t dim, int64_t heads, bool fused) : heads_(heads), fused_(fused) {
   if (heads < 1 || dim % heads != 0)
     throw std::invalid_argument("attention: dim " + std::to_string(dim) + " is not a multiple of heads " +
                                 std::to_string(heads));
@@ -78,6 +80,8 @@ int64_t set_max_attention_scores(int64_t n) {
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& q, const torch::Tensor& kv, const torch::Tensor& key_mask) {
   const int64_t b = q.size(0), lq = q.size(1), lk = kv.size(1), d = q.size(2), hd = d / heads_;
+  if (fused_ && q.is_cpu() && q.scalar_type() == torch::kFloat)
+    return wo_->forward(fused_attention(wq_->forward(q), wk_->forward(kv), wv_->forward(kv), key_mask, heads_));
   const auto split = [&](const torch::Tensor& t, int64_t l) { return t.view({b, l, heads_, hd}).transpose(1, 2); };
   const torch::Tensor Q = split(wq_->forward(q), lq), K = split(wk_->forward(kv), lk), V = split(wv_->forward(kv), lk);
 #if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
@@ -136,7 +140,7 @@ std::vector<torch::Tensor> PMAImpl::kernel_parameters() const {
 }
 
 SABImpl::SABImpl(const SetBlockOptions& o) : o_(o) {
-  att_ = register_module("att", Attention(o.dim, o.heads));
+  att_ = register_module("att", Attention(o.dim, o.heads, o.fused_attention));
   ln1_ = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
   ln2_ = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
   ff1_ = register_module("ff1", torch::nn::Linear(o.dim, o.ff_mult * o.dim));
@@ -159,7 +163,7 @@ torch::Tensor SABImpl::forward(const torch::Tensor& x, const torch::Tensor& mask
 
 PMAImpl::PMAImpl(const SetBlockOptions& o) : o_(o) {
   seed_ = register_parameter("seed", torch::randn({1, 1, o.dim}) * 0.02);
-  att_ = register_module("att", Attention(o.dim, o.heads));
+  att_ = register_module("att", Attention(o.dim, o.heads, o.fused_attention));
   ln_q_ = register_module("ln_q", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
   ln_kv_ = register_module("ln_kv", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));
   ln2_ = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim})));

@@ -18,16 +18,18 @@ struct SetBlockOptions {
   int64_t ff_mult = 2;          ///< width of the feed-forward layer, in multiples of dim
   bool pre_ln = true;           ///< false: the post-LN blocks of the Set Transformer paper
   bool pma_seed_residual = true;///< PMA output = seed + attention (paper); false: attention only
+  bool fused_attention = false; ///< float32 on the CPU: attention by the hand-written kernel (fused/attention_kernel.h)
 };
 
-/// Attention whose [B, heads, Lq, Lk] weights exceed this many floats (default 2^24, 64 MiB) runs in slices of
-/// queries and recomputes each slice's weights in backward. Returns the previous limit (tests lower it).
+/// Attention (the LibTorch composition) whose [B, heads, Lq, Lk] weights exceed this many floats (default 2^24,
+/// 64 MiB) runs in slices of queries and recomputes each slice's weights in backward. The hand-written kernel holds
+/// no weights at all. Returns the previous limit (tests lower it).
 int64_t set_max_attention_scores(int64_t n);
 
 /// Multi-head attention of queries over a masked set of keys/values.
 class AttentionImpl : public torch::nn::Module {
  public:
-  AttentionImpl(int64_t dim, int64_t heads);
+  AttentionImpl(int64_t dim, int64_t heads, bool fused = false);
   /// q: [B, Lq, d]; kv: [B, Lk, d]; key_mask: [B, Lk] bool, true = real (undefined = all real).
   /// A query whose keys are all padding gets a zero output. Returns [B, Lq, d].
   torch::Tensor forward(const torch::Tensor& q, const torch::Tensor& kv, const torch::Tensor& key_mask);
@@ -36,6 +38,7 @@ class AttentionImpl : public torch::nn::Module {
 
  private:
   int64_t heads_;
+  bool fused_;
   torch::nn::Linear wq_{nullptr}, wk_{nullptr}, wv_{nullptr}, wo_{nullptr};
 };
 TORCH_MODULE(Attention);

@@ -34,12 +34,12 @@ struct Batch {
   }
 };
 
-// The fused and the reference encoder with the same weights (the seeds of the PMA perturbed so every path of
-// the kernel carries a signal).
+// The fused (chunk stage and attention kernels) and the reference encoder with the same weights (the seeds of
+// the PMA perturbed so every path of the kernel carries a signal).
 std::pair<SNEEncoder, SNEEncoder> fused_and_reference(EncoderOptions o) {
-  o.fused_kernels = true;
+  o.fused_kernels = o.blocks.fused_attention = true;
   SNEEncoder fused(o);
-  o.fused_kernels = false;
+  o.fused_kernels = o.blocks.fused_attention = false;
   SNEEncoder ref(o);
   torch::NoGradGuard no_grad;
   for (auto& p : fused->named_parameters()) {
@@ -98,11 +98,35 @@ void check_equal(const EncoderOptions& o, const Batch& batch) {
   const torch::Tensor w = torch::randn_like(zr);
   (zf * w).sum().backward();
   (zr * w).sum().backward();
+  // The whole encoder's gradients against the composition in float64. Per parameter, the float32 rounding of the
+  // attention gradients of stages 2-4 (differences of nearly equal terms, tiny sets here) amplifies 1e-7 to 1e-3 on
+  // the query and key weights of the small stages, on both float32 paths and differently on each; over the whole
+  // gradient the kernels must be as close to the float64 truth as the composition is.
+  EncoderOptions composition = o;
+  composition.fused_kernels = composition.blocks.fused_attention = false;
+  SNEEncoder exact(composition);
+  {
+    torch::NoGradGuard no_grad;
+    exact->to(torch::kDouble);
+    for (auto& p : exact->named_parameters()) p.value().copy_(ref->named_parameters()[p.key()]);
+  }
+  EncoderInput in64 = in;
+  in64.chunks.values = in.chunks.values.to(torch::kDouble);
+  const torch::Tensor z64 = exact->forward(in64);
+  (z64 * w.to(torch::kDouble)).sum().backward();
+  std::vector<torch::Tensor> gf, gr, g64;
   for (auto& p : fused->named_parameters()) {
     if (p.key().find("att.wk.bias") != std::string::npos) continue;
-    INFO(p.key());
-    CHECK(relative_gap(p.value().grad(), ref->named_parameters()[p.key()].grad()) < 1e-3);
+    gf.push_back(p.value().grad().flatten().to(torch::kDouble));
+    gr.push_back(ref->named_parameters()[p.key()].grad().flatten().to(torch::kDouble));
+    g64.push_back(exact->named_parameters()[p.key()].grad().flatten());
   }
+  const torch::Tensor truth = torch::cat(g64);
+  const double truth_norm = truth.norm().item<double>();
+  const double fused_error = (torch::cat(gf) - truth).norm().item<double>() / truth_norm;
+  const double ref_error = (torch::cat(gr) - truth).norm().item<double>() / truth_norm;
+  INFO("gradient error against float64: kernels " << fused_error << ", composition " << ref_error);
+  CHECK(fused_error <= std::max(2 * ref_error, 1e-6));
 }
 
 }  // namespace
@@ -168,7 +192,9 @@ TEST_CASE("post-LN blocks and the no-set-functions ablation fall back to the com
   o.blocks.pre_ln = false;
   auto [fused, ref] = fused_and_reference(o);
   const EncoderInput in = batch.input(4);
-  CHECK(torch::equal(fused->forward(in), ref->forward(in)));
+  // Stage 1 runs the composition on both sides; only their attention differs (the kernel and the composition).
+  CHECK(relative_gap(fused->chunk_vectors(in), ref->chunk_vectors(in)) < 1e-5);
+  CHECK(relative_gap(fused->forward(in), ref->forward(in)) < 1e-5);
 }
 
 TEST_CASE("the chunk budget groups stage 2 and slices long attention without changing codes or gradients") {
@@ -181,8 +207,9 @@ TEST_CASE("the chunk budget groups stage 2 and slices long attention without cha
   o.blocks.dim = 16;
   o.chunk_size = 8;
   o.chunk_budget = 0;
-  auto [whole, other] = fused_and_reference(o);
+  auto [fused, whole] = fused_and_reference(o);  // the composition: its slices of long sets are tested here
   EncoderOptions bounded = o;
+  bounded.fused_kernels = false;
   bounded.chunk_budget = 40;  // several groups; the 32-chunk tensors alone or nearly so
   SNEEncoder grouped(bounded);
   {

@@ -6,8 +6,9 @@
 using namespace sne::encoder;
 
 namespace {
-SetBlockOptions opts(bool pre_ln) {
+SetBlockOptions opts(bool pre_ln, bool fused = false) {
   SetBlockOptions o;
+  o.fused_attention = fused;
   o.dim = 16;
   o.heads = 4;
   o.pre_ln = pre_ln;
@@ -32,8 +33,10 @@ TEST_CASE("SAB is permutation equivariant and PMA permutation invariant, pre-LN 
 
 TEST_CASE("padding never influences the result") {
   torch::manual_seed(1);
-  SAB sab(opts(true));
-  PMA pma(opts(true));
+  const bool fused = GENERATE(false, true);
+  INFO("fused attention " << fused);
+  SAB sab(opts(true, fused));
+  PMA pma(opts(true, fused));
   const torch::Tensor x = torch::randn({2, 5, 16});
   const torch::Tensor junk = torch::randn({2, 3, 16}) * 100;  // padded rows full of garbage
   const torch::Tensor padded = torch::cat({x, junk}, 1);
@@ -45,8 +48,10 @@ TEST_CASE("padding never influences the result") {
 }
 
 TEST_CASE("a set that is all padding gives finite outputs") {
-  SAB sab(opts(true));
-  PMA pma(opts(true));
+  const bool fused = GENERATE(false, true);
+  INFO("fused attention " << fused);
+  SAB sab(opts(true, fused));
+  PMA pma(opts(true, fused));
   const torch::Tensor x = torch::randn({2, 4, 16});
   const torch::Tensor mask = torch::tensor({{1, 1, 0, 0}, {0, 0, 0, 0}}, torch::kBool);
   CHECK(torch::isfinite(sab->forward(x, mask)).all().item<bool>());
