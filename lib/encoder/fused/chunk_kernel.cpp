@@ -142,9 +142,8 @@ SNE_INLINE void attention_forward(const ChunkStageShape& s, const Workspace& ws,
       for (int64_t i = 0; i < np; ++i) sum[i] = 1.0f / sum[i];
       for (int64_t j = 0; j < n; ++j)
         for (int64_t i = 0; i < np; ++i) pt[j * np + i] *= sum[i];
-      cols_times(a.v + r0 * d + h * hd, d, 1.0f, pt, hd, n, np, qt);  // O^T, into qt's space (Q is done)
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t e = 0; e < hd; ++e) a.o[(r0 + i) * d + h * hd + e] = qt[e * np + i];
+      // O = P V, straight into O's rows: column-major, O^T [hd, n] = V^T [hd, n] times P^T (pt read as P).
+      gemm('N', 'T', hd, n, n, a.v + r0 * d + h * hd, d, pt, np, 0.0f, a.o + r0 * d + h * hd, d);
     }
     pofs += H * n * np;
   }
@@ -160,46 +159,24 @@ SNE_INLINE void attention_backward(const ChunkStageShape& s, const Workspace& ws
   for (int64_t g = 0; g < t.count; ++g) {
     const int64_t n = len[g], np = padded(n), r0 = ws.row_of[static_cast<std::size_t>(g)];
     float* __restrict got = tmp;           // [hd, np] dO, transposed
-    float* __restrict qt = got + hd * np;  // [hd, np] Q / sqrt(hd), transposed
-    float* __restrict gqt = qt + hd * np;  // [hd, np] dQ, transposed
-    float* __restrict dot = gqt + hd * np; // [np]
+    float* __restrict dot = got + hd * np; // [np]
     float* __restrict gst = dot + np;      // [n, np] dS, transposed like P
-    float* __restrict gs_q = gst + n * np; // [n, np] dS as [query][key]
-    float* __restrict p_q = gs_q + n * np; // [n, np] P as [query][key]
-    float* __restrict gkt = p_q + n * np;  // [hd, np] dK, transposed
-    float* __restrict gvt = gkt + hd * np; // [hd, np] dV, transposed
     for (int64_t h = 0; h < H; ++h) {
       const float* __restrict pt = a.p + pofs + h * n * np;
       for (int64_t e = 0; e < hd; ++e)
-        for (int64_t i = 0; i < np; ++i) {
-          got[e * np + i] = i < n ? go[(r0 + i) * d + h * hd + e] : 0.0f;
-          qt[e * np + i] = i < n ? a.q[(r0 + i) * d + h * hd + e] * inv : 0.0f;
-        }
+        for (int64_t i = 0; i < np; ++i) got[e * np + i] = i < n ? go[(r0 + i) * d + h * hd + e] : 0.0f;
       rows_times(a.v + r0 * d + h * hd, d, got, hd, n, np, gst);  // dP
       for (int64_t i = 0; i < np; ++i) dot[i] = 0;
       for (int64_t j = 0; j < n; ++j)  // dot = sum_j dP * P
         for (int64_t i = 0; i < np; ++i) dot[i] += gst[j * np + i] * pt[j * np + i];
-      for (int64_t j = 0; j < n; ++j)  // dS (before the 1/sqrt(hd), which qt and the dQ pass carry)
+      for (int64_t j = 0; j < n; ++j)  // dS (before the 1/sqrt(hd), which the dQ and dK products carry)
         for (int64_t i = 0; i < np; ++i) gst[j * np + i] = pt[j * np + i] * (gst[j * np + i] - dot[i]);
-      cols_times(a.k + r0 * d + h * hd, d, inv, gst, hd, n, np, gqt);  // dQ^T = (dS K)^T / sqrt(hd)
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t e = 0; e < hd; ++e) gq[(r0 + i) * d + h * hd + e] = gqt[e * np + i];
-      // dK = dS^T Q / sqrt(hd) and dV = P^T dO: with dS and P transposed back to [query][key], these are the
-      // same column products, vectorised across keys.
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t i = 0; i < n; ++i) {
-          gs_q[i * np + j] = gst[j * np + i];
-          p_q[i * np + j] = pt[j * np + i];
-        }
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = n; j < np; ++j) gs_q[i * np + j] = p_q[i * np + j] = 0.0f;
-      cols_times(a.q + r0 * d + h * hd, d, inv, gs_q, hd, n, np, gkt);
-      cols_times(go + r0 * d + h * hd, d, 1.0f, p_q, hd, n, np, gvt);
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t e = 0; e < hd; ++e) {
-          gk[(r0 + j) * d + h * hd + e] = gkt[e * np + j];
-          gv[(r0 + j) * d + h * hd + e] = gvt[e * np + j];
-        }
+      // dQ = dS K / sqrt(hd), dK = dS^T Q / sqrt(hd), dV = P^T dO: small BLAS products straight into the rows
+      // of gq, gk, gv. gst and pt hold dS^T and P^T row-major ([n keys][np queries]), i.e. dS and P
+      // column-major with leading dimension np; Q, K, V, dO rows at head h are column-major [hd, n], leading d.
+      gemm('N', 'T', hd, n, n, a.k + r0 * d + h * hd, d, gst, np, 0.0f, gq + r0 * d + h * hd, d, inv);
+      gemm('N', 'N', hd, n, n, a.q + r0 * d + h * hd, d, gst, np, 0.0f, gk + r0 * d + h * hd, d, inv);
+      gemm('N', 'N', hd, n, n, go + r0 * d + h * hd, d, pt, np, 0.0f, gv + r0 * d + h * hd, d);
     }
     pofs += H * n * np;
   }
@@ -402,6 +379,27 @@ SNE_KERNEL void tile_backward(const ChunkStageShape& s, const ChunkStageParams& 
   linear_backward_params(p.value, G.value, ws.feats, ws.gx, t.rows);
 }
 
+/// The parameters with every linear layer's weight also transposed ([in, out]), for the forward products.
+struct WithTransposed {
+  ChunkStageParams p;
+  std::vector<float> store;
+  explicit WithTransposed(const ChunkStageParams& params) : p(params) {
+    std::vector<LinearParams*> all{&p.value, &p.pma.q, &p.pma.k, &p.pma.v, &p.pma.o, &p.pma.ff1, &p.pma.ff2};
+    for (auto& b : p.sab)
+      for (LinearParams* L : {&b.q, &b.k, &b.v, &b.o, &b.ff1, &b.ff2}) all.push_back(L);
+    std::size_t n = 0;
+    for (const LinearParams* L : all) n += static_cast<std::size_t>(L->out * L->in);
+    store.resize(n);
+    float* cursor = store.data();
+    for (LinearParams* L : all) {
+      for (int64_t o = 0; o < L->out; ++o)
+        for (int64_t i = 0; i < L->in; ++i) cursor[i * L->out + o] = L->w[o * L->in + i];
+      L->wt = cursor;
+      cursor += L->out * L->in;
+    }
+  }
+};
+
 void check_shape(const ChunkStageShape& s, const ChunkSet& cs) {
   if (s.heads < 1 || s.dim % s.heads != 0) throw std::invalid_argument("chunk kernel: dim must be a multiple of heads");
   for (int64_t i = 0; i < cs.count; ++i)
@@ -415,8 +413,10 @@ void check_shape(const ChunkStageShape& s, const ChunkSet& cs) {
 
 bool has_blas() { return blas_sgemm() != nullptr; }
 
-void chunk_stage_forward(const ChunkStageShape& s, const ChunkStageParams& p, const ChunkSet& cs, float* out) {
+void chunk_stage_forward(const ChunkStageShape& s, const ChunkStageParams& params, const ChunkSet& cs, float* out) {
   check_shape(s, cs);
+  const WithTransposed wt(params);
+  const ChunkStageParams& p = wt.p;
   const std::vector<Tile> tiles = make_tiles(cs);
   const Shared sh = shared_query(s, p);
   at::parallel_for(0, static_cast<int64_t>(tiles.size()), 1, [&](int64_t begin, int64_t end) {
@@ -429,9 +429,11 @@ void chunk_stage_forward(const ChunkStageShape& s, const ChunkStageParams& p, co
   });
 }
 
-void chunk_stage_backward(const ChunkStageShape& s, const ChunkStageParams& p, const ChunkSet& cs,
+void chunk_stage_backward(const ChunkStageShape& s, const ChunkStageParams& params, const ChunkSet& cs,
                           const float* grad_out, const ChunkStageParams& grads) {
   check_shape(s, cs);
+  const WithTransposed wt(params);
+  const ChunkStageParams& p = wt.p;
   const std::vector<Tile> tiles = make_tiles(cs);
   const Shared sh = shared_query(s, p);
   const std::vector<int64_t> sizes = parameter_sizes(s);

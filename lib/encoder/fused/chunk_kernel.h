@@ -22,6 +22,8 @@ struct LinearParams {
   float* w = nullptr;  ///< [out, in]
   float* b = nullptr;  ///< [out]
   int64_t out = 0, in = 0;
+  const float* wt = nullptr;  ///< [in, out], w transposed (set by the kernel: its forward products are then the
+                              ///< BLAS's untransposed small-matrix case), or null
 };
 struct NormParams {
   float* g = nullptr;  ///< [d] LayerNorm weight

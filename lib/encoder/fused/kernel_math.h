@@ -32,14 +32,13 @@ inline SgemmFn blas_sgemm() {
   return f;
 }
 
-/// Column-major C[m,n] = beta C + op(A)[m,k] op(B)[k,n] (BLAS conventions; beta 0 never reads C).
+/// Column-major C[m,n] = beta C + alpha op(A)[m,k] op(B)[k,n] (BLAS conventions; beta 0 never reads C).
 inline void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b,
-          int64_t ldb, float beta, float* c, int64_t ldc) {
+                 int64_t ldb, float beta, float* c, int64_t ldc, float alpha = 1.0f) {
   if (const SgemmFn f = blas_sgemm()) {
     const int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k), LDA = static_cast<int>(lda),
               LDB = static_cast<int>(ldb), LDC = static_cast<int>(ldc);
-    const float one = 1.0f;
-    f(&ta, &tb, &M, &N, &K, &one, a, &LDA, b, &LDB, &beta, c, &LDC);
+    f(&ta, &tb, &M, &N, &K, &alpha, a, &LDA, b, &LDB, &beta, c, &LDC);
     return;
   }
   for (int64_t j = 0; j < n; ++j)
@@ -47,14 +46,15 @@ inline void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float*
       float acc = 0;
       for (int64_t l = 0; l < k; ++l)
         acc += (ta == 'N' ? a[i + l * lda] : a[l + i * lda]) * (tb == 'N' ? b[l + j * ldb] : b[j + l * ldb]);
-      c[i + j * ldc] = beta == 0.0f ? acc : beta * c[i + j * ldc] + acc;
+      c[i + j * ldc] = alpha * acc + (beta == 0.0f ? 0.0f : beta * c[i + j * ldc]);
     }
 }
 
 // Row-major linear layers, PyTorch layout W [out, in].
 inline void linear_forward(const LinearParams& L, const float* x, int64_t rows, float* y) {  // y = x W^T + b
   for (int64_t r = 0; r < rows; ++r) std::memcpy(y + r * L.out, L.b, sizeof(float) * static_cast<std::size_t>(L.out));
-  gemm('T', 'N', L.out, rows, L.in, L.w, L.in, x, L.in, 1.0f, y, L.out);
+  if (L.wt) gemm('N', 'N', L.out, rows, L.in, L.wt, L.out, x, L.in, 1.0f, y, L.out);
+  else gemm('T', 'N', L.out, rows, L.in, L.w, L.in, x, L.in, 1.0f, y, L.out);
 }
 inline void linear_backward_input(const LinearParams& L, const float* gy, int64_t rows, float* gx, bool accumulate) {
   gemm('N', 'N', L.in, rows, L.out, L.w, L.in, gy, L.out, accumulate ? 1.0f : 0.0f, gx, L.in);  // gx (+)= gy W
@@ -181,29 +181,6 @@ SNE_INLINE void rows_times(const float* a, int64_t lda, const float* x, int64_t 
       Block acc = {};
       for (int64_t e = 0; e < hd; ++e) acc += a[j * lda + e] * load(x + e * np + i0);
       store(c + j * np + i0, acc);
-    }
-}
-
-/// C[e][i] = scale * sum_j A[j * lda + e] Y[j][i] for e < hd, j < n, i < np; four columns e at a time.
-SNE_INLINE void cols_times(const float* a, int64_t lda, float scale, const float* y, int64_t hd, int64_t n,
-                           int64_t np, float* c) {
-  int64_t e = 0;
-  for (; e + 4 <= hd; e += 4)
-    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-      Block c0 = {}, c1 = {}, c2 = {}, c3 = {};
-      for (int64_t j = 0; j < n; ++j) {
-        const Block yv = load(y + j * np + i0);
-        const float* aj = a + j * lda + e;
-        c0 += aj[0] * yv, c1 += aj[1] * yv, c2 += aj[2] * yv, c3 += aj[3] * yv;
-      }
-      store(c + e * np + i0, c0 * scale), store(c + (e + 1) * np + i0, c1 * scale);
-      store(c + (e + 2) * np + i0, c2 * scale), store(c + (e + 3) * np + i0, c3 * scale);
-    }
-  for (; e < hd; ++e)
-    for (int64_t i0 = 0; i0 < np; i0 += kLanes) {
-      Block acc = {};
-      for (int64_t j = 0; j < n; ++j) acc += a[j * lda + e] * load(y + j * np + i0);
-      store(c + e * np + i0, acc * scale);
     }
 }
 
