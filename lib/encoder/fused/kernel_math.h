@@ -86,19 +86,25 @@ SNE_INLINE float exp_approx(float x) {
   return y * scale;
 }
 
-/// erf by Abramowitz-Stegun 7.1.26 (absolute error <= 1.5e-7): the formula of ATen's vectorised erf.
-SNE_INLINE float erf_approx(float x) {
+/// erf by Abramowitz-Stegun 7.1.26 (absolute error <= 1.5e-7): the formula of ATen's vectorised erf, given
+/// e = exp(-x^2) (which the GELU's gradient shares).
+SNE_INLINE float erf_given_exp(float x, float e) {
   const float ax = std::fabs(x);
   const float t = 1.0f / (0.3275911f * ax + 1.0f);
   const float r = (((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f;
-  const float y = 1.0f - r * t * exp_approx(-x * x);
+  const float y = 1.0f - r * t * e;
   return x < 0 ? -y : y;
 }
 
 constexpr float kSqrtHalf = 0.70710678118654752f, kInvSqrt2Pi = 0.39894228040143268f;
-SNE_INLINE float gelu(float x) { return x * 0.5f * (1.0f + erf_approx(x * kSqrtHalf)); }
+SNE_INLINE float gelu(float x) {
+  const float z = x * kSqrtHalf;
+  return x * 0.5f * (1.0f + erf_given_exp(z, exp_approx(-z * z)));
+}
+/// d gelu / dx = Phi(x) + x phi(x): one exponential, exp(-x^2 / 2), serves both.
 SNE_INLINE float gelu_grad(float x) {
-  return 0.5f * (1.0f + erf_approx(x * kSqrtHalf)) + x * kInvSqrt2Pi * exp_approx(-0.5f * x * x);
+  const float z = x * kSqrtHalf, e = exp_approx(-z * z);
+  return 0.5f * (1.0f + erf_given_exp(z, e)) + x * kInvSqrt2Pi * e;
 }
 
 SNE_INLINE void layer_norm(const NormParams& P, const float* x, int64_t rows, int64_t d, float* y, float* xhat,
