@@ -28,7 +28,7 @@ encoder::EncoderOptions encoder_options(const config::EncoderSettings& s) {
   o.set_functions = s.set_functions;
   o.hierarchy = s.hierarchy;
   o.fused_kernels = s.kernels == "fused";
-  o.blocks.fused_attention = o.fused_kernels;
+  o.blocks.fused_attention = o.fused_kernels && s.attention_kernel;
   return o;
 }
 

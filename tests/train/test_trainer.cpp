@@ -85,7 +85,9 @@ TEST_CASE("training lowers the loss and writes a complete run directory") {
   REQUIRE(log.size() == 15);
   const double first = Json::parse(log.front()).at("train_loss").as_number();
   const double final_loss = Json::parse(log.back()).at("train_loss").as_number();
-  CHECK(final_loss < 0.3 * first);
+  // A model that does not learn stays near 1.0x; one that does reaches about 0.3x here, a few percent either way
+  // with the kernels' float rounding (measured 0.29 and 0.305 on two builds).
+  CHECK(final_loss < 0.4 * first);
   const auto best = report.best.at("validation");
   CHECK(best.at("kendall_tau").as_number() > 0.6);
   CHECK(fs::exists(run.file("r/checkpoints/best/model.pt")));
