@@ -81,7 +81,7 @@ struct EncoderSettings {
   bool pre_ln, pma_seed_residual, level_encoding, type_encoding, role_encoding, set_functions, hierarchy;
   std::string value_embedding;  ///< "fourier" | "linear"
   std::string kernels;          ///< "fused" (hand-written CPU chunk stage) | "reference" (the LibTorch composition)
-  bool attention_kernel = false;///< stages 2-4's attention by the hand-written CPU kernel (with kernels: fused)
+  bool attention_kernel = true; ///< stages 2-4's attention by the hand-written CPU kernel (with kernels: fused)
 };
 
 struct PredictorSettings {
