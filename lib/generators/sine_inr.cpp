@@ -9,12 +9,12 @@
 
 #include "core/error.h"
 #include "core/strings.h"
+#include "generators/siren_kernel.h"
 
 namespace sne::generators {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-constexpr int64_t kCpuGroup = 8;  // INRs per CPU work unit: [8, 2000, 33] floats stay in cache
 
 // SplitMix64: a small, portable generator, so the same seed gives the same zoo on every platform and LibTorch.
 struct SplitMix {
@@ -176,14 +176,15 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
   };
   for (int64_t s = 0; s < slots; ++s) fill(s);
 
+  // On the CPU every INR's step is the hand-written kernel (siren_kernel.h), one INR per thread at a time: the
+  // threads share nothing and meet once per step, and an INR's result depends on nothing but its own data.
+  // On a GPU the slots train as one batched LibTorch computation (below).
+  const bool on_cpu = ctx.device != "cuda";
+  const kernels::SirenShape shape{h, n_points, static_cast<float>(r.w0), static_cast<float>(r.output_offset)};
+  const std::vector<float> xs(x.data_ptr<float>(), x.data_ptr<float>() + n_points);
   // Inputs and hidden activations carry a trailing column of ones, so each layer's bias rides in its matmul
   // (forward and gradient) instead of costing separate broadcast and reduction passes over [B, P, h].
   const at::Tensor x1 = at::stack({x, at::ones_like(x)}, 1).unsqueeze(0);  // [1,P,2]
-  // On the CPU the slots are cut into small groups trained in parallel, one thread per group with
-  // single-threaded kernels: a group's activations stay in cache and no thread waits on another.
-  // Measured on 2 cores: 2x the rate of one multi-threaded batch. A GPU takes all slots as one group.
-  const bool on_cpu = ctx.device != "cuda";
-  const int64_t group_size = on_cpu ? kCpuGroup : std::numeric_limits<int64_t>::max();
   struct Group {
     int64_t begin = 0, size = 0;
     at::Tensor h0a, h1a;  // [n,P,h+1] activations with their ones column
@@ -194,10 +195,9 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
   std::vector<uint8_t> is_done;        // [slots]
   const auto layout = [&] {
     groups.clear();
-    for (int64_t b0 = 0; b0 < slots; b0 += group_size) {
+    if (!on_cpu) {
       Group g;
-      g.begin = b0;
-      g.size = std::min(group_size, slots - b0);
+      g.size = slots;
       g.h0a = at::empty({g.size, n_points, h + 1}, opts);
       g.h1a = at::empty({g.size, n_points, h + 1}, opts);
       g.h0a.select(2, h).fill_(1);
@@ -210,7 +210,30 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
   };
   layout();
 
-  // One optimisation step of the slots of group `gi`: forward, loss, (finished: snapshot), backward, Adam.
+  // One optimisation step of every slot on the CPU: loss and gradient, (finished: snapshot), Adam.
+  const auto step_cpu = [&](const std::vector<float>& step_size, const std::vector<float>& sqrt_bc2) {
+    float *P = params.data_ptr<float>(), *M = m.data_ptr<float>(), *V = v.data_ptr<float>();
+    const float* T = target.data_ptr<float>();
+    float* S = snapshot.data_ptr<float>();
+    at::parallel_for(0, slots, 1, [&](int64_t s0, int64_t s1) {
+      thread_local std::vector<float> work, grad;
+      work.resize(kernels::siren_workspace_floats(shape));
+      grad.resize(static_cast<std::size_t>(np));
+      for (int64_t sl = s0; sl < s1; ++sl) {
+        const auto us = static_cast<std::size_t>(sl);
+        float* p = P + sl * np;
+        loss[us] = kernels::siren_loss_and_grad(shape, xs.data(), T + sl * n_points, p, grad.data(), work.data());
+        is_done[us] = loss[us] <= r.target_loss || slot_steps[us] >= r.max_steps;
+        if (is_done[us]) std::copy(p, p + np, S + sl * np);  // finished INRs leave with these weights
+        kernels::adam_update(np, p, grad.data(), M + sl * np, V + sl * np, step_size[us], sqrt_bc2[us],
+                             static_cast<float>(beta1), static_cast<float>(beta2), static_cast<float>(eps),
+                             static_cast<float>(r.weight_decay));
+      }
+    });
+  };
+
+  // One optimisation step of the slots of group `gi` (the GPU path): forward, loss, (finished: snapshot),
+  // backward, Adam.
   const auto step_group = [&](std::size_t gi, const at::Tensor& step_size, const at::Tensor& sqrt_bc2) {
     Group& grp = groups[gi];
     const int64_t n = grp.size;
@@ -269,14 +292,12 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
       bc1[static_cast<std::size_t>(s)] = static_cast<float>(r.lr / (1.0 - std::pow(beta1, t)));
       bc2[static_cast<std::size_t>(s)] = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, t)));
     }
-    const at::Tensor step_size = at::from_blob(bc1.data(), {slots, 1}, at::kFloat).to(params.device());
-    const at::Tensor sqrt_bc2 = at::from_blob(bc2.data(), {slots, 1}, at::kFloat).to(params.device());
-    if (groups.size() == 1) {
-      step_group(0, step_size, sqrt_bc2);
+    if (on_cpu) {
+      step_cpu(bc1, bc2);
     } else {
-      at::parallel_for(0, static_cast<int64_t>(groups.size()), 1, [&](int64_t g0, int64_t g1) {
-        for (int64_t gi = g0; gi < g1; ++gi) step_group(static_cast<std::size_t>(gi), step_size, sqrt_bc2);
-      });
+      const at::Tensor step_size = at::from_blob(bc1.data(), {slots, 1}, at::kFloat).to(params.device());
+      const at::Tensor sqrt_bc2 = at::from_blob(bc2.data(), {slots, 1}, at::kFloat).to(params.device());
+      step_group(0, step_size, sqrt_bc2);
     }
     for (auto& t : slot_steps) ++t;
 

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "generators/siren_kernel.h"
 #include "generators/sine_zoo.h"
 #include "zoo/fixtures.h"
 #include "zoo/zoo_check.h"
@@ -90,12 +91,44 @@ TEST_CASE("an INR trained in a batch matches the same INR trained alone") {
   for (int64_t i : {1, 4}) {
     CHECK(batched[i].steps == 60);
     CHECK(alone[i].steps == 60);
-    CHECK(batched[i].final_loss == Approx(alone[i].final_loss).epsilon(1e-3));
-    float diff = 0;
-    for (std::size_t k = 0; k < 1153; ++k) diff = std::max(diff, std::fabs(batched[i].params[k] - alone[i].params[k]));
-    CHECK(diff < 1e-4f);
+    // On the CPU each INR is computed from its own data only: bit for bit the same in a batch or alone.
+    CHECK(batched[i].final_loss == alone[i].final_loss);
+    CHECK(batched[i].params == alone[i].params);
     CHECK(batched[i].params != generators::sine_init(r, generators::sine_inr_seed(3, i)).params);  // it trained
   }
+}
+
+TEST_CASE("the zoo is bit-identical with one thread and with two") {
+  SineRecipe r = small_recipe(6);
+  r.batch = 6;
+  r.max_steps = 80;
+  std::map<int64_t, generators::SineResult> runs[2];
+  for (int t : {1, 2}) {
+    const Context ctx = make_context("cpu", t, 0);
+    generators::train_sines(r, 5, {0, 1, 2, 3, 4, 5}, ctx, [&](generators::SineResult&& x) { runs[t - 1][x.inr] = x; });
+  }
+  REQUIRE(runs[0].size() == 6);
+  REQUIRE(runs[1].size() == 6);
+  for (int64_t i = 0; i < 6; ++i) {
+    INFO("INR " << i);
+    CHECK(runs[0][i].steps == runs[1][i].steps);
+    CHECK(runs[0][i].final_loss == runs[1][i].final_loss);
+    CHECK(runs[0][i].params == runs[1][i].params);
+  }
+}
+
+TEST_CASE("the fused sincos matches the library's sin and cos") {
+  std::vector<float> x;
+  for (float v = -2000.0f; v <= 2000.0f; v += 0.37f) x.push_back(v);
+  for (float v = -4.0f; v <= 4.0f; v += 1e-3f) x.push_back(v);
+  std::vector<float> s(x.size()), c(x.size());
+  generators::kernels::sincos_approx(x.data(), static_cast<int64_t>(x.size()), s.data(), c.data());
+  double worst = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    worst = std::max(worst, std::fabs(s[i] - std::sin(static_cast<double>(x[i]))));
+    worst = std::max(worst, std::fabs(c[i] - std::cos(static_cast<double>(x[i]))));
+  }
+  CHECK(worst < 1e-6);  // float32 rounding of the argument itself dominates at |x| = 2000
 }
 
 TEST_CASE("generated INRs really fit their sine (independent forward pass)") {
