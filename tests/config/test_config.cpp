@@ -1,5 +1,5 @@
 // resolve(): defaults, precedence, key forms, and the problems it reports.
-#include <catch2/catch.hpp>
+#include "sne_catch.h"
 #include <sstream>
 #include <string>
 #include <vector>

@@ -1,6 +1,6 @@
 // settings(), to_yaml(), the embedded default file, read_source() and Config equality.
 #include <algorithm>
-#include <catch2/catch.hpp>
+#include "sne_catch.h"
 #include <cstdio>
 #include <filesystem>
 #include <fstream>

@@ -1,6 +1,6 @@
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include "sne_catch.h"
 #include <filesystem>
 #include <fstream>
 

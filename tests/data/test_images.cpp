@@ -1,7 +1,7 @@
 // Image readers: IDX (raw and gzipped, 3 and 4 dimensions), CIFAR-10 batches, grayscale, and every bad input.
 #include <zlib.h>
 
-#include <catch2/catch.hpp>
+#include "sne_catch.h"
 #include <fstream>
 
 #include "core/error.h"

@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "sne_catch.h"
 
 #include <algorithm>
 #include <atomic>
@@ -7,6 +7,8 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+
+#include <ATen/ATen.h>
 
 #include "core/error.h"
 #include "generators/siren_kernel.h"
@@ -114,6 +116,52 @@ TEST_CASE("the zoo is bit-identical with one thread and with two") {
     CHECK(runs[0][i].steps == runs[1][i].steps);
     CHECK(runs[0][i].final_loss == runs[1][i].final_loss);
     CHECK(runs[0][i].params == runs[1][i].params);
+  }
+}
+
+TEST_CASE("the SIREN kernel's loss and gradient equal autograd's in float64") {
+  SineRecipe r = small_recipe(1);
+  r.points = 700;  // not a multiple of the kernel's 256-point block: the last block is partial
+  const int64_t h = r.hidden;
+  const generators::kernels::SirenShape shape{h, r.points, static_cast<float>(r.w0),
+                                              static_cast<float>(r.output_offset)};
+  std::vector<float> params = generators::sine_init(r, generators::sine_inr_seed(1, 3)).params;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> noise(0.0f, 0.02f);
+  for (auto& p : params) p += noise(rng);  // biases away from zero, as after training
+  std::vector<float> x(static_cast<std::size_t>(r.points)), target(x.size());
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    x[k] = static_cast<float>(-M_PI + static_cast<double>(k) * 2.0 * M_PI / static_cast<double>(r.points));
+    target[k] = static_cast<float>(0.5 * std::sin(2.7 * x[k]));
+  }
+  std::vector<float> grad(params.size()), work(generators::kernels::siren_workspace_floats(shape));
+  const double loss =
+      generators::kernels::siren_loss_and_grad(shape, x.data(), target.data(), params.data(), grad.data(), work.data());
+
+  // The same SIREN by LibTorch's autograd in float64.
+  at::Tensor p = at::from_blob(params.data(), {static_cast<int64_t>(params.size())}, at::kFloat).to(at::kDouble);
+  p.set_requires_grad(true);
+  const at::Tensor xt = at::from_blob(x.data(), {r.points, 1}, at::kFloat).to(at::kDouble);
+  const at::Tensor tt = at::from_blob(target.data(), {r.points}, at::kFloat).to(at::kDouble);
+  const at::Tensor W0 = p.narrow(0, 0, h).view({h, 1}), b0 = p.narrow(0, h, h);
+  const at::Tensor W1 = p.narrow(0, 2 * h, h * h).view({h, h}), b1 = p.narrow(0, 2 * h + h * h, h);
+  const at::Tensor W2 = p.narrow(0, 3 * h + h * h, h).view({1, h}), b2 = p.narrow(0, 4 * h + h * h, 1);
+  const at::Tensor s0 = at::sin(r.w0 * at::linear(xt, W0, b0));
+  const at::Tensor s1 = at::sin(r.w0 * at::linear(s0, W1, b1));
+  const at::Tensor out = at::linear(s1, W2, b2).squeeze(1) + r.output_offset;
+  const at::Tensor ref = (out - tt).pow(2).mean();
+  ref.backward();
+  CHECK(loss == Approx(ref.item<double>()).epsilon(1e-4));
+  const at::Tensor g = at::from_blob(grad.data(), {static_cast<int64_t>(grad.size())}, at::kFloat).to(at::kDouble);
+  const at::Tensor gref = p.grad();
+  const double rel = (g - gref).norm().item<double>() / gref.norm().item<double>();
+  CHECK(rel < 1e-4);
+  // Every parameter tensor on its own, so that a wrong block (say, the transposed W1) cannot hide in the norm.
+  for (const auto& [off, len] : std::vector<std::pair<int64_t, int64_t>>{
+           {0, h}, {h, h}, {2 * h, h * h}, {2 * h + h * h, h}, {3 * h + h * h, h}, {4 * h + h * h, 1}}) {
+    INFO("parameters " << off << " + " << len);
+    const at::Tensor d = g.narrow(0, off, len) - gref.narrow(0, off, len);
+    CHECK(d.norm().item<double>() <= 1e-4 * gref.narrow(0, off, len).norm().item<double>() + 1e-9);
   }
 }
 

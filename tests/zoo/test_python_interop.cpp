@@ -1,5 +1,5 @@
 // sne -> Python: a zoo written by ZooWriter is read by data-scripts/sne_zoo.py (plain h5py).
-#include <catch2/catch.hpp>
+#include "sne_catch.h"
 
 #include <cstdio>
 #include <fstream>

@@ -1,6 +1,6 @@
 #include <hdf5.h>
 
-#include <catch2/catch.hpp>
+#include "sne_catch.h"
 #include <cmath>
 
 #include "core/error.h"

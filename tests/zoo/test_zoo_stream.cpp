@@ -1,4 +1,4 @@
-#include <catch2/catch.hpp>
+#include "sne_catch.h"
 
 #include <algorithm>
 #include <set>
