@@ -74,6 +74,9 @@ void build_cnn(const config::Config& cfg, const Context& ctx) {
   const auto report = generators::generate_cnn_zoo(r, cfg.run.seed, cfg.zoo.path, ctx, stop, [&](int64_t done, int64_t total) {
     if (!progress) progress = std::make_unique<Progress>("cnn zoo", total, "network-epochs");
     progress->update(done, "");
+  }, [&](double seconds, int64_t steps) {
+    spdlog::info("calibration ({} steps): the {} optimisation steps still to run take about {} (without the "
+                 "checkpoint evaluations)", generators::kCalibrationSteps, steps, duration_text(seconds));
   });
   if (progress && report.trained > 0) progress->finish();
   if (report.already_present > 0)

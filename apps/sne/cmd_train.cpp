@@ -65,7 +65,10 @@ namespace {
 void train_command(const TrainArgs& a) {
   if (a.common.config_files.empty() && !a.resume) throw UsageError("sne train needs a CONFIG file (see configs/)");
   CommonOptions o = a.common;
-  if (o.config_files.empty()) o.config_files.push_back(a.run_dir + "/config.yaml");  // --resume alone
+  if (o.config_files.empty()) {  // --resume alone: the run's own config
+    o.config_files.push_back(a.run_dir + "/config.yaml");
+    o.saved_config = true;
+  }
   const config::Config cfg = resolve_config(o);
   const Context ctx = start(cfg);
   spdlog::info("runtime: {}", describe_runtime(ctx));

@@ -21,6 +21,7 @@ config::Config resolve_config(const CommonOptions& o, bool use_embedded_default)
   if (o.config_files.empty() && use_embedded_default)
     sources.push_back({"<embedded default>", config::embedded_default_yaml()});
   for (const auto& f : o.config_files) sources.push_back(config::read_source(f));
+  if (o.saved_config) sources.back().saved = true;
   std::vector<std::string> overrides = o.sets;
   if (!o.threads.empty()) overrides.push_back("run.threads=" + o.threads);
   if (!o.seed.empty()) overrides.push_back("run.seed=" + o.seed);

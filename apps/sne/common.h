@@ -25,6 +25,7 @@ struct CommonOptions {
   std::vector<std::string> config_files;
   std::vector<std::string> sets;
   std::string threads, seed, device, log_level;  // empty = not given
+  bool saved_config = false;  ///< the last config file is one sne wrote (a run directory's config.yaml)
 };
 
 /// Adds --set, --threads, --seed, --device, --log-level (and CONFIG files when `with_config_files`).

@@ -5,7 +5,7 @@
 #include <cstdio>
 
 namespace sne::app {
-namespace {
+
 std::string duration_text(double s) {
   char buf[32];
   const long t = static_cast<long>(s + 0.5);
@@ -13,7 +13,6 @@ std::string duration_text(double s) {
   else std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
   return buf;
 }
-}  // namespace
 
 Progress::Progress(std::string label, int64_t total, std::string unit, double log_interval_s)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total), tty_(isatty(STDERR_FILENO) == 1),

@@ -7,6 +7,9 @@
 
 namespace sne::app {
 
+/// "4m05s", or "2h13m" from an hour on.
+std::string duration_text(double seconds);
+
 class Progress {
  public:
   Progress(std::string label, int64_t total, std::string unit, double log_interval_s = 10.0);

@@ -79,6 +79,7 @@ struct GenerateSettings {
 struct EncoderSettings {
   int64_t dim, heads, ff_mult, chunk_size, fourier_bands, chunk_budget;
   bool pre_ln, pma_seed_residual, level_encoding, type_encoding, role_encoding, set_functions, hierarchy;
+  double position_scale;        ///< factor on the sinusoidal type and level encodings
   std::string value_embedding;  ///< "fourier" | "linear"
   std::string kernels;          ///< "fused" (hand-written CPU chunk stage) | "reference" (the LibTorch composition)
   bool attention_kernel = true; ///< stages 2-4's attention by the hand-written CPU kernel (with kernels: fused)
@@ -158,6 +159,10 @@ const std::string& embedded_default_yaml();
 struct Source {
   std::string name;
   std::string text;
+  /// A config an earlier sne wrote (a run directory's or checkpoint's config.yaml, every setting present): a
+  /// setting added since whose default differs from what that sne did takes its former value when absent
+  /// (the table in resolve.cpp), so an old run resumes and an old checkpoint evaluates exactly as it trained.
+  bool saved = false;
 };
 
 /// Reads a YAML file into a Source; throws ConfigError("FILE: cannot read ...") when unreadable.

@@ -56,7 +56,21 @@ class Resolver {
       return;
     }
     File file{src.name, {}};
+    if (src.saved) apply_former_defaults(docs[0]);
     apply_map("", docs[0], "", &file);
+  }
+
+  // Settings introduced with a default that changes what earlier versions computed, and the value that
+  // reproduces them. A saved config that lacks one of them was written before it existed.
+  void apply_former_defaults(const YAML::Node& root) {
+    static const std::vector<std::pair<std::string, std::string>> former{
+        {"encoder.position_scale", "1"},  // positional encodings were added unscaled
+    };
+    for (const auto& [key, value] : former) {
+      const std::size_t dot = key.find('.');
+      const YAML::Node section = root[key.substr(0, dot)];
+      if (!section.IsMap() || !section[key.substr(dot + 1)].IsDefined()) apply_override(key + "=" + value);
+    }
   }
 
   void apply_override(const std::string& text) {

@@ -74,7 +74,7 @@ const std::vector<Setting>& table() {
     number("generate.sine.target_loss", [](Config& c) -> double& { return c.generate.sine.target_loss; },
            1e-4, at_least_number(0.0), "stop an INR as soon as its MSE is <= this"),
     integer("generate.sine.batch", [](Config& c) -> int64_t& { return c.generate.sine.batch; },
-            64, at_least(1), "INRs trained at once (on a CPU in groups of 8, one per thread)"),
+            64, at_least(1), "INRs in training at once (on a CPU each INR is one thread's work item; on a GPU one batched computation)"),
 
     // generate.cnn: image-classifier zoos (`sne zoo generate cnn`, Unterthiner et al. 2020 style sampling).
     choice("generate.cnn.arch", [](Config& c) -> std::string& { return c.generate.cnn.arch; }, "arch1", {"arch1", "arch2", "vit"}, "arch1: 3 conv 3x3/2 + global pooling + dense (4970 parameters for one channel); arch2: conv 5x5, pool, conv 3x3, pool, flatten, 2 dense; vit: a small vision transformer"),
@@ -122,6 +122,7 @@ const std::vector<Setting>& table() {
     boolean("encoder.pre_ln", [](Config& c) -> bool& { return c.encoder.pre_ln; }, true, "pre-LN set blocks (false: post-LN, as the Set Transformer paper)"),
     boolean("encoder.pma_seed_residual", [](Config& c) -> bool& { return c.encoder.pma_seed_residual; }, true, "PMA output = seed + attention"),
     boolean("encoder.level_encoding", [](Config& c) -> bool& { return c.encoder.level_encoding; }, true, "ablation: depth-level positional encoding"),
+    number("encoder.position_scale", [](Config& c) -> double& { return c.encoder.position_scale; }, 0.3, at_least_number(0.0), "size of the sinusoidal type and level encodings, and of the role embedding at initialisation (1: unscaled, the behaviour before this setting; their offset, the same for every network, then swamps the weights' signal and SNE can sit on the mean-predictor plateau for the whole demo)"),
     boolean("encoder.type_encoding", [](Config& c) -> bool& { return c.encoder.type_encoding; }, true, "ablation: layer-type positional encoding"),
     boolean("encoder.role_encoding", [](Config& c) -> bool& { return c.encoder.role_encoding; }, true, "weight/bias role encoding before a layer's tensors merge"),
     boolean("encoder.set_functions", [](Config& c) -> bool& { return c.encoder.set_functions; }, true, "ablation: set-to-set maps (false: identity)"),

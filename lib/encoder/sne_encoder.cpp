@@ -107,6 +107,10 @@ SNEEncoderImpl::SNEEncoderImpl(const EncoderOptions& o) : o_(o) {
   else if (o.value_embedding == "linear") value_proj_ = register_module("value_proj", torch::nn::Linear(1, d));
   else throw std::invalid_argument("encoder.value_embedding must be fourier or linear, got '" + o.value_embedding + "'");
   role_emb_ = register_module("role_emb", torch::nn::Embedding(3, d));
+  if (o.position_scale != 1.0) {  // the role encoding, like the positional ones, starts at position_scale's size
+    torch::NoGradGuard no_grad;
+    role_emb_->weight.mul_(o.position_scale);
+  }
   const auto make = [&](std::vector<SAB>& v, const std::string& name, int n) {
     for (int k = 0; k < n; ++k) v.push_back(register_module(name + std::to_string(k), SAB(o.blocks)));
   };
@@ -140,6 +144,11 @@ std::vector<torch::Tensor> SNEEncoderImpl::chunk_stage_parameters() const {
   return p;
 }
 
+torch::Tensor SNEEncoderImpl::position_encoding(const torch::Tensor& positions) const {
+  const torch::Tensor pe = sinusoid(positions, o_.blocks.dim);
+  return o_.position_scale == 1.0 ? pe : pe * o_.position_scale;
+}
+
 torch::Tensor SNEEncoderImpl::embed_values(const torch::Tensor& values) {
   torch::Tensor v = values.unsqueeze(-1);  // [S, c, 1]
   if (o_.value_embedding == "fourier") {
@@ -171,15 +180,15 @@ torch::Tensor SNEEncoderImpl::encode_chunks(const torch::Tensor& values, const t
 }
 
 torch::Tensor SNEEncoderImpl::forward(const EncoderInput& in) {
-  const torch::Tensor level_pe = o_.level_encoding ? sinusoid(in.tensor_level, o_.blocks.dim) : torch::Tensor();
+  const torch::Tensor level_pe = o_.level_encoding ? position_encoding(in.tensor_level) : torch::Tensor();
   return encode_above_chunks(in, chunk_vectors(in), level_pe);
 }
 
 torch::Tensor SNEEncoderImpl::chunk_vectors(const EncoderInput& in) {
   const int64_t d = o_.blocks.dim;
   const Chunks& ch = in.chunks;
-  const torch::Tensor type_pe = o_.type_encoding ? sinusoid(in.tensor_type, d) : torch::Tensor();
-  const torch::Tensor level_pe = o_.level_encoding ? sinusoid(in.tensor_level, d) : torch::Tensor();
+  const torch::Tensor type_pe = o_.type_encoding ? position_encoding(in.tensor_type) : torch::Tensor();
+  const torch::Tensor level_pe = o_.level_encoding ? position_encoding(in.tensor_level) : torch::Tensor();
 
   // Stage 1: every chunk to a vector. The hand-written kernel bounds its own memory (tiles recomputed in
   // backward). The composition runs in slices of at most chunk_budget chunks (chunks are independent); with a
@@ -280,7 +289,7 @@ torch::Tensor SNEEncoderImpl::encode_above_chunks(const EncoderInput& in, const 
 
   // Stage 4: the layers of each network to z.
   torch::Tensor lv = layer_vec;
-  if (o_.level_encoding) lv = lv + sinusoid(in.layer_level, d);
+  if (o_.level_encoding) lv = lv + position_encoding(in.layer_level);
   auto [xn, mn] = pack_groups(lv, starts_of(in.layer_network, in.num_networks));
   return gamma_net_->forward(phi(phi4_, xn, mn), mn);  // [N, d]
 }

@@ -22,6 +22,7 @@ struct EncoderOptions {
   std::string value_embedding = "fourier";  ///< "fourier": [v, sin(2^k v), cos(2^k v)] -> linear; "linear": v -> linear
   int64_t fourier_bands = 4;
   bool level_encoding = true;           ///< ablation switch: depth-level positional encoding
+  double position_scale = 1.0;          ///< the sinusoidal type and level encodings are multiplied by this
   bool type_encoding = true;            ///< ablation switch: layer-type positional encoding
   bool role_encoding = true;            ///< (ours) tells a layer's weight from its bias before they merge
   bool set_functions = true;            ///< ablation switch: false replaces every set-to-set map by the identity
@@ -44,6 +45,8 @@ class SNEEncoderImpl : public WeightEncoderImpl {
 
  private:
   torch::Tensor embed_values(const torch::Tensor& values);  // [S, c] -> [S, c, d]
+  /// The sinusoidal encoding of `positions` times position_scale: [M] -> [M, dim].
+  torch::Tensor position_encoding(const torch::Tensor& positions) const;
   /// Stage 1 for a slice of chunks: [n, c] values -> [n, d]; the positional tensors are per tensor of the batch.
   torch::Tensor encode_chunks(const torch::Tensor& values, const torch::Tensor& mask, const torch::Tensor& owner,
                               const torch::Tensor& type_pe, const torch::Tensor& level_pe);

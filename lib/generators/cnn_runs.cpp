@@ -226,10 +226,19 @@ std::pair<torch::Tensor, torch::Tensor> evaluate(const zoo::ArchitectureSpec& sp
 
 }  // namespace
 
+int64_t cnn_batch_steps(const std::vector<CnnRun>& runs, int64_t n_train, int64_t batch_size) {
+  int64_t steps = 1;
+  for (const CnnRun& run : runs) {
+    const auto m = std::max<int64_t>(1, std::llround(run.train_fraction * static_cast<double>(n_train)));
+    steps = std::max(steps, (m + batch_size - 1) / batch_size);
+  }
+  return steps;
+}
+
 std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const CnnRecipe& r, const CnnChoices& c,
                                       const std::vector<CnnRun>& runs, const CnnData& data, const Context& ctx,
                                       const std::atomic<bool>* stop, const std::function<void(int64_t)>& on_epoch,
-                                      const std::string& mode) {
+                                      const std::string& mode, const std::function<void()>& on_step) {
   const auto n = static_cast<int64_t>(runs.size());
   const int64_t P = spec.num_params(), B = r.batch_size, n_train = data.train_x.size(0);
   const auto dev = torch::Device(ctx.device);
@@ -365,6 +374,7 @@ std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const C
         }
         params = torch::where(finite, next, params);
       }
+      if (on_step) on_step();
     }
     if (std::binary_search(stored.begin(), stored.end(), epoch)) checkpoint(epoch);
     if (on_epoch) on_epoch(epoch);

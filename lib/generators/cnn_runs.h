@@ -65,13 +65,18 @@ struct CnnData {
 };
 CnnData prepare_cnn_data(const data::Dataset& d, const CnnRecipe& r, const Context& ctx);
 
-/// Trains the runs `runs` (all of one batch at once). `on_epoch(epoch)` is called after each epoch.
+/// Trains the runs `runs` (all of one batch at once). `on_epoch(epoch)` is called after each epoch and
+/// `on_step()` after each optimisation step of the batch.
 /// Returns an empty vector when `*stop` turned true (nothing partial is returned).
 /// `mode` is BatchedNets::mode ("auto": grouped on a GPU, one network at a time on a CPU).
 std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const CnnRecipe& r, const CnnChoices& c,
                                       const std::vector<CnnRun>& runs, const CnnData& data, const Context& ctx,
                                       const std::atomic<bool>* stop = nullptr,
                                       const std::function<void(int64_t)>& on_epoch = {},
-                                      const std::string& mode = "auto");
+                                      const std::string& mode = "auto", const std::function<void()>& on_step = {});
+
+/// Optimisation steps per epoch of a batch of runs: its largest training subset in batches (the others compute
+/// masked meanwhile).
+int64_t cnn_batch_steps(const std::vector<CnnRun>& runs, int64_t n_train, int64_t batch_size);
 
 }  // namespace sne::generators

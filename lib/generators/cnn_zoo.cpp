@@ -55,7 +55,8 @@ Json provenance_for(const CnnRecipe& r, int64_t seed, const data::Dataset& d, co
 }  // namespace
 
 CnnZooReport generate_cnn_zoo(const CnnRecipe& r, int64_t seed, const std::string& path, const Context& ctx,
-                              const std::atomic<bool>* stop, const std::function<void(int64_t, int64_t)>& progress) {
+                              const std::atomic<bool>* stop, const std::function<void(int64_t, int64_t)>& progress,
+                              const std::function<void(double, int64_t)>& estimate) {
   const auto t0 = std::chrono::steady_clock::now();
   const CnnChoices choices = parse_cnn_choices(r);
   const data::Dataset dataset = data::load_dataset(r.dataset, r.data_dir, r.grayscale);
@@ -101,6 +102,27 @@ CnnZooReport generate_cnn_zoo(const CnnRecipe& r, int64_t seed, const std::strin
   const int64_t epochs = std::max<int64_t>(1, r.epochs), total = r.count * epochs;
   int64_t done = report.already_present * epochs;
   if (progress) progress(done, total);
+
+  // Calibration: the optimisation steps all missing runs need, and the time of the first few of them.
+  const int64_t n_train = data.train_x.size(0);
+  int64_t steps_needed = 0;
+  for (std::size_t b0 = 0; b0 < missing.size(); b0 += static_cast<std::size_t>(r.parallel)) {
+    const std::vector<CnnRun> b(missing.begin() + static_cast<std::ptrdiff_t>(b0),
+                                missing.begin() + static_cast<std::ptrdiff_t>(std::min(missing.size(), b0 + static_cast<std::size_t>(r.parallel))));
+    steps_needed += r.epochs * cnn_batch_steps(b, n_train, r.batch_size);
+  }
+  int64_t steps_seen = 0;
+  std::chrono::steady_clock::time_point calib_start;
+  const auto on_step = [&] {
+    ++steps_seen;
+    if (steps_seen == 1) calib_start = std::chrono::steady_clock::now();  // after the warm-up step
+    if (steps_seen == 1 + kCalibrationSteps && estimate) {
+      const double per_step = std::chrono::duration<double>(std::chrono::steady_clock::now() - calib_start).count() /
+                              static_cast<double>(kCalibrationSteps);
+      estimate(per_step * static_cast<double>(steps_needed), steps_needed);
+    }
+  };
+
   for (std::size_t b0 = 0; b0 < missing.size(); b0 += static_cast<std::size_t>(r.parallel)) {
     if (stop && stop->load()) break;
     const std::vector<CnnRun> batch(missing.begin() + static_cast<std::ptrdiff_t>(b0),
@@ -108,7 +130,7 @@ CnnZooReport generate_cnn_zoo(const CnnRecipe& r, int64_t seed, const std::strin
     const auto nb = static_cast<int64_t>(batch.size());
     const auto results = train_cnn_runs(spec, r, choices, batch, data, ctx, stop, [&](int64_t epoch) {
       if (progress) progress(done + nb * epoch, total);
-    });
+    }, "auto", on_step);
     if (results.empty()) break;  // stopped
     for (const auto& res : results) {
       const auto& run = res.run;

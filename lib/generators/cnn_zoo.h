@@ -27,9 +27,14 @@ struct CnnZooReport {
 };
 
 /// Generates (or completes) the zoo at `path`. An existing file must hold a zoo of the same recipe and seed
-/// (else IoError naming what differs). `progress(done, total)` counts network-epochs.
+/// (else IoError naming what differs). `progress(done, total)` counts network-epochs. `estimate(seconds, steps)`
+/// is called once, after a short calibration (the first kCalibrationSteps optimisation steps after a warm-up
+/// step): the projected training time of the runs still to train, from the measured time per step times the
+/// `steps` they need (checkpoint evaluations not included).
+inline constexpr int64_t kCalibrationSteps = 4;
 CnnZooReport generate_cnn_zoo(const CnnRecipe& r, int64_t seed, const std::string& path, const Context& ctx,
                               const std::atomic<bool>* stop = nullptr,
-                              const std::function<void(int64_t, int64_t)>& progress = {});
+                              const std::function<void(int64_t, int64_t)>& progress = {},
+                              const std::function<void(double, int64_t)>& estimate = {});
 
 }  // namespace sne::generators

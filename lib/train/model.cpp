@@ -23,6 +23,7 @@ encoder::EncoderOptions encoder_options(const config::EncoderSettings& s) {
   o.value_embedding = s.value_embedding;
   o.fourier_bands = s.fourier_bands;
   o.level_encoding = s.level_encoding;
+  o.position_scale = s.position_scale;
   o.type_encoding = s.type_encoding;
   o.role_encoding = s.role_encoding;
   o.set_functions = s.set_functions;

@@ -114,7 +114,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   LoadedCheckpoint ck;
   if (rq.resume) {
     ck = read_checkpoint(last.string());
-    config::Config saved = config::resolve({{(last / "config.yaml").string(), ck.config_yaml}}, {});
+    config::Config saved = config::resolve({{(last / "config.yaml").string(), ck.config_yaml, true}}, {});
     saved.train.epochs = c.train.epochs;  // extending a run is allowed; anything else must match
     if (!(saved == c))
       throw CheckpointError(last.string() + ": the run was made with other settings; resume with its config (" +
@@ -265,7 +265,7 @@ LoadedModel load_model(const std::string& dir, const Context& ctx) {
   const LoadedCheckpoint ck = read_checkpoint(dir);
   LoadedModel m;
   try {
-    m.config = config::resolve({{dir + "/config.yaml", ck.config_yaml}}, {});
+    m.config = config::resolve({{dir + "/config.yaml", ck.config_yaml, true}}, {});
   } catch (const ConfigError& e) {
     throw CheckpointError(dir + "/config.yaml: not a config this sne reads (" + std::string(e.what()) + ")");
   }

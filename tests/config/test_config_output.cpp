@@ -1,6 +1,8 @@
 // settings(), to_yaml(), the embedded default file, read_source() and Config equality.
 #include <algorithm>
 #include "sne_catch.h"
+
+#include <sstream>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -161,4 +163,23 @@ TEST_CASE("Config equality compares every setting", "[config]") {
   c = d;
   c.zoo.reader.memory_budget_mb = 256.5;
   CHECK_FALSE(c == d);
+}
+
+TEST_CASE("a saved config from before encoder.position_scale keeps the unscaled encodings", "[config]") {
+  Config c = sne::config::defaults();
+  c.encoder.position_scale = 0.25;
+  const std::string with_key = to_yaml(c);
+  // The same file as an earlier sne wrote it: every setting but the new one.
+  std::string without_key;
+  std::istringstream in(with_key);
+  for (std::string line; std::getline(in, line);)
+    if (line.find("position_scale:") == std::string::npos) without_key += line + "\n";
+  REQUIRE(without_key != with_key);
+  CHECK(resolve({{"old/config.yaml", without_key, true}}, {}).encoder.position_scale == 1.0);
+  CHECK(resolve({{"old/config.yaml", with_key, true}}, {}).encoder.position_scale == 0.25);  // present: kept
+  // A config the user wrote is not a saved one: an absent setting takes today's default.
+  CHECK(resolve({{"mine.yaml", without_key}}, {}).encoder.position_scale ==
+        sne::config::defaults().encoder.position_scale);
+  // An override still wins over the former value.
+  CHECK(resolve({{"old/config.yaml", without_key, true}}, {"encoder.position_scale=0.5"}).encoder.position_scale == 0.5);
 }

@@ -164,3 +164,38 @@ TEST_CASE("every ablation switch still encodes") {
   bad.value_embedding = "spline";
   CHECK_THROWS_WITH(SNEEncoder(bad), Catch::Contains("fourier or linear"));
 }
+
+TEST_CASE("position_scale scales the type and level encodings, and nothing else") {
+  torch::manual_seed(4);
+  Nets nets;
+  nets.add(test::mlp_spec("mlp", 2, 4, 1), 1.0f);
+  nets.add(test::cnn_spec(), 0.5f);
+  // Encoders with the same parameters and different scales; `off` also drops both encodings.
+  const auto encode = [&](double scale, bool encodings) {
+    EncoderOptions o = small(4);
+    o.position_scale = scale;
+    o.level_encoding = o.type_encoding = encodings;
+    torch::manual_seed(9);
+    SNEEncoder e(o);
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(9);
+    SNEEncoder ref(small(4));  // position_scale 1: the parameters as initialised unscaled
+    for (auto& p : e->named_parameters()) p.value().copy_(ref->named_parameters()[p.key()]);
+    e->eval();
+    return e->forward(nets.input(4));
+  };
+  CHECK(!close(encode(1.0, true), encode(0.3, true), 1e-4));  // the encodings take part ...
+  CHECK(close(encode(1.0, false), encode(0.3, false)));       // ... and are all the scale touches
+  CHECK(close(encode(0.0, true), encode(1.0, false)));        // scale 0 is no encoding at all
+}
+
+TEST_CASE("position_scale also sizes the role embedding at initialisation") {
+  EncoderOptions o = small(4);
+  torch::manual_seed(2);
+  SNEEncoder unscaled(o);
+  o.position_scale = 0.25;
+  torch::manual_seed(2);
+  SNEEncoder scaled(o);
+  const auto role = [](SNEEncoder& e) { return e->named_parameters()["role_emb.weight"]; };
+  CHECK(close(role(scaled), role(unscaled) * 0.25));
+}

@@ -297,3 +297,28 @@ TEST_CASE("the SNE code is invariant to the declared symmetries of arch1, arch2 
   zoo::permute_units(spec, 1, perm, q.data());  // conv1.channels
   CHECK(torch::allclose(code(spec, p, 9), code(spec, q, 9), 1e-4, 1e-5));
 }
+
+TEST_CASE("generate_cnn_zoo: the calibration projects the steps still to run, once", "[cnn][zoo]") {
+  test::TempDir dir;
+  write_toy_dataset(dir, 128, 64);
+  auto r = recipe("arch1");
+  r.dataset = "mnist";
+  r.data_dir = dir.path.string();
+  r.count = 6;
+  r.parallel = 2;
+  r.epochs = 2;
+  r.checkpoint_epochs = "2";
+  r.batch_size = 32;
+  r.train_fractions = "1";  // every run: 128 images, 4 steps per epoch
+  int calls = 0;
+  int64_t steps = 0;
+  double seconds = -1;
+  generators::generate_cnn_zoo(r, 1, dir.file("z.h5"), Context(), nullptr, {}, [&](double s, int64_t n) {
+    ++calls;
+    steps = n;
+    seconds = s;
+  });
+  CHECK(calls == 1);
+  CHECK(steps == 3 * 2 * 4);  // 3 batches of 2 runs, 2 epochs, 4 steps
+  CHECK(seconds > 0);
+}
