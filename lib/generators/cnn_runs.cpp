@@ -202,26 +202,38 @@ struct RunState {
   int64_t steps_per_epoch = 1;
 };
 
-// Mean loss and accuracy of every network on its own examples: idx (N, E) indices into x/y, in slices.
+// Mean loss and accuracy of every network on its own examples: idx (N, E) indices into x/y, in slices; network k
+// counts only its first count[k] columns (all E when `count` is undefined).
 std::pair<torch::Tensor, torch::Tensor> evaluate(const zoo::ArchitectureSpec& spec, const torch::Tensor& params,
                                                  const std::vector<int>& act, const torch::Tensor& x,
                                                  const torch::Tensor& y, const torch::Tensor& idx, int64_t slice,
-                                                 const std::string& mode) {
+                                                 const std::string& mode, const torch::Tensor& count = {}) {
   torch::NoGradGuard ng;
   const int64_t n = idx.size(0), e = idx.size(1);
   auto loss = torch::zeros({n}, params.options()), correct = torch::zeros({n}, params.options());
   BatchedNets nets{&spec, params, act, {}, false, {}, mode};
   for (int64_t s = 0; s < e; s += slice) {
-    const auto part = idx.narrow(1, s, std::min(slice, e - s));
+    const int64_t len = std::min(slice, e - s);
+    const auto part = idx.narrow(1, s, len);
     const auto flat = part.reshape({-1});
-    const auto xb = x.index_select(0, flat).view({n, part.size(1), x.size(1), x.size(2), x.size(3)});
-    const auto yb = y.index_select(0, flat).view({n, part.size(1)});
+    const auto xb = x.index_select(0, flat).view({n, len, x.size(1), x.size(2), x.size(3)});
+    const auto yb = y.index_select(0, flat).view({n, len});
     const auto logits = batched_forward(nets, xb);
     const auto lp = torch::log_softmax(logits, -1);
-    loss += -lp.gather(2, yb.unsqueeze(2)).squeeze(2).sum(1);
-    correct += (logits.argmax(-1) == yb).to(params.dtype()).sum(1);
+    auto l = -lp.gather(2, yb.unsqueeze(2)).squeeze(2);            // (N, len)
+    auto c = (logits.argmax(-1) == yb).to(params.dtype());         // (N, len)
+    if (count.defined()) {
+      const auto pos = torch::arange(s, s + len, count.options()).unsqueeze(0);
+      const auto in = (pos < count.unsqueeze(1)).to(params.dtype());
+      l = l * in;
+      c = c * in;
+    }
+    loss += l.sum(1);
+    correct += c.sum(1);
   }
-  return {loss / static_cast<double>(e), correct / static_cast<double>(e)};
+  if (!count.defined()) return {loss / static_cast<double>(e), correct / static_cast<double>(e)};
+  const auto k = count.to(params.dtype());
+  return {loss / k, correct / k};
 }
 
 }  // namespace
@@ -287,17 +299,30 @@ std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const C
   // Evaluation index sets: the same test images for all, each network's own training images.
   const int64_t n_test = data.test_x.size(0);
   const auto test_idx = torch::arange(n_test, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0).expand({n, n_test});
-  int64_t e_train = r.train_eval_examples;
-  for (const auto& s : st) e_train = std::min<int64_t>(e_train, static_cast<int64_t>(s.subset.size()));
+  // Each network's training accuracy and loss on the first min(train_eval_examples, its subset) of its own
+  // images, whatever its batch-mates' subsets (the rows are padded to the longest and the padding not counted).
+  int64_t e_train = 1;
+  std::vector<int64_t> e_count(static_cast<std::size_t>(n));
+  for (int64_t k = 0; k < n; ++k) {
+    e_count[static_cast<std::size_t>(k)] =
+        std::min<int64_t>(r.train_eval_examples, static_cast<int64_t>(st[static_cast<std::size_t>(k)].subset.size()));
+    e_train = std::max(e_train, e_count[static_cast<std::size_t>(k)]);
+  }
   std::vector<int64_t> train_eval(static_cast<std::size_t>(n * e_train));
-  for (int64_t k = 0; k < n; ++k)
-    std::copy_n(st[static_cast<std::size_t>(k)].subset.begin(), e_train, train_eval.begin() + k * e_train);
+  for (int64_t k = 0; k < n; ++k) {
+    const auto& sub = st[static_cast<std::size_t>(k)].subset;
+    for (int64_t j = 0; j < e_train; ++j)
+      train_eval[static_cast<std::size_t>(k * e_train + j)] =
+          sub[static_cast<std::size_t>(std::min(j, e_count[static_cast<std::size_t>(k)] - 1))];
+  }
   const auto train_idx = torch::from_blob(train_eval.data(), {n, e_train}, torch::kLong).clone().to(dev);
+  const auto train_count = torch::from_blob(e_count.data(), {n}, torch::kLong).clone().to(dev);
   const int64_t eval_slice = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, n));
 
   auto checkpoint = [&](int64_t epoch) {
     const auto [te_loss, te_acc] = evaluate(spec, params, act, data.test_x, data.test_y, test_idx, eval_slice, mode);
-    const auto [tr_loss, tr_acc] = evaluate(spec, params, act, data.train_x, data.train_y, train_idx, eval_slice, mode);
+    const auto [tr_loss, tr_acc] =
+        evaluate(spec, params, act, data.train_x, data.train_y, train_idx, eval_slice, mode, train_count);
     const auto cpu = params.to(torch::kCPU).contiguous();
     const auto a = te_acc.to(torch::kCPU).to(torch::kDouble), l = te_loss.to(torch::kCPU).to(torch::kDouble),
                ta = tr_acc.to(torch::kCPU).to(torch::kDouble), tl = tr_loss.to(torch::kCPU).to(torch::kDouble);
@@ -322,6 +347,7 @@ std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const C
   std::vector<std::vector<int64_t>> order(static_cast<std::size_t>(n));
   std::vector<int64_t> batch_idx(static_cast<std::size_t>(n * B));
   std::vector<float> active_v(static_cast<std::size_t>(n));
+  std::vector<uint8_t> alive_v(static_cast<std::size_t>(n), 1);  // the host's copy of `alive`
   for (int64_t epoch = 1; epoch <= r.epochs; ++epoch) {
     for (int64_t k = 0; k < n; ++k) {
       auto& o = order[static_cast<std::size_t>(k)];
@@ -331,24 +357,42 @@ std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const C
     }
     for (int64_t s = 0; s < steps; ++s) {
       if (stop && stop->load()) return {};
+      // Only the runs that train in this step are computed: a run whose subset is done for this epoch (or that
+      // diverged) would cost as much as a live one and contribute nothing. Its gradient is zero and its update
+      // and optimiser state are masked below.
+      std::vector<int64_t> live;
+      batch_idx.clear();
       for (int64_t k = 0; k < n; ++k) {
         const auto& o = order[static_cast<std::size_t>(k)];
         const auto m = static_cast<int64_t>(o.size());
-        active_v[static_cast<std::size_t>(k)] = s < st[static_cast<std::size_t>(k)].steps_per_epoch ? 1.f : 0.f;
-        for (int64_t j = 0; j < B; ++j) batch_idx[static_cast<std::size_t>(k * B + j)] = o[static_cast<std::size_t>((s * B + j) % m)];
+        const bool on = s < st[static_cast<std::size_t>(k)].steps_per_epoch && alive_v[static_cast<std::size_t>(k)];
+        active_v[static_cast<std::size_t>(k)] = on ? 1.f : 0.f;
+        if (!on) continue;
+        live.push_back(k);
+        for (int64_t j = 0; j < B; ++j) batch_idx.push_back(o[static_cast<std::size_t>((s * B + j) % m)]);
       }
-      const auto idx = torch::from_blob(batch_idx.data(), {n * B}, torch::kLong).to(dev);
-      const auto active = torch::from_blob(active_v.data(), {n, 1}, torch::kFloat).to(dev) * alive;
-      const auto xb = data.train_x.index_select(0, idx).view({n, B, data.train_x.size(1), data.train_x.size(2), data.train_x.size(3)});
-      const auto yb = data.train_y.index_select(0, idx).view({n, B});
-
-      auto w = params.detach().requires_grad_(true);
-      BatchedNets nets{&spec, w, act, drop_t, true, gen, mode};
-      const auto logits = batched_forward(nets, xb);
-      const auto ce = -torch::log_softmax(logits, -1).gather(2, yb.unsqueeze(2)).squeeze(2).mean(1);  // (N)
-      const auto reg = (w.pow(2) * l2_mask).sum(1);
-      const auto loss = ((ce + l2_t.view({n}) * reg) * active.view({n})).sum();
-      const auto g = torch::autograd::grad({loss}, {w})[0];
+      const auto active = torch::from_blob(active_v.data(), {n, 1}, torch::kFloat).to(dev);
+      torch::Tensor g = torch::zeros({n, P}, fopt);
+      if (!live.empty()) {
+        const auto nl = static_cast<int64_t>(live.size());
+        const auto idx = torch::from_blob(batch_idx.data(), {nl * B}, torch::kLong).to(dev);
+        const auto xb = data.train_x.index_select(0, idx).view({nl, B, data.train_x.size(1), data.train_x.size(2), data.train_x.size(3)});
+        const auto yb = data.train_y.index_select(0, idx).view({nl, B});
+        const bool all_live = nl == n;
+        const auto rows = all_live ? torch::Tensor() : torch::from_blob(live.data(), {nl}, torch::kLong).to(dev);
+        const auto pick = [&](const torch::Tensor& t) { return all_live ? t : t.index_select(0, rows); };
+        std::vector<int> act_live;
+        for (int64_t k : live) act_live.push_back(act[static_cast<std::size_t>(k)]);
+        auto w = pick(params).detach().requires_grad_(true);
+        BatchedNets nets{&spec, w, act_live, pick(drop_t), true, gen, mode};
+        const auto logits = batched_forward(nets, xb);
+        const auto ce = -torch::log_softmax(logits, -1).gather(2, yb.unsqueeze(2)).squeeze(2).mean(1);  // (live)
+        const auto reg = (w.pow(2) * l2_mask).sum(1);
+        const auto loss = (ce + pick(l2_t).view({nl}) * reg).sum();
+        const auto gl = torch::autograd::grad({loss}, {w})[0];
+        if (all_live) g = gl;
+        else g.index_copy_(0, rows, gl);
+      }
       {
         torch::NoGradGuard ng;
         const auto on = active > 0;
@@ -369,7 +413,10 @@ std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const C
         if (newly.any().item<bool>()) {
           const auto bad = newly.to(torch::kCPU);
           for (int64_t k = 0; k < n; ++k)
-            if (bad[k][0].item<bool>()) results[static_cast<std::size_t>(k)].diverged_epoch = epoch;
+            if (bad[k][0].item<bool>()) {
+              results[static_cast<std::size_t>(k)].diverged_epoch = epoch;
+              alive_v[static_cast<std::size_t>(k)] = 0;
+            }
           alive = alive * finite.to(torch::kFloat);
         }
         params = torch::where(finite, next, params);

@@ -322,3 +322,36 @@ TEST_CASE("generate_cnn_zoo: the calibration projects the steps still to run, on
   CHECK(steps == 3 * 2 * 4);  // 3 batches of 2 runs, 2 epochs, 4 steps
   CHECK(seconds > 0);
 }
+
+TEST_CASE("a run with a small training subset trains as alone beside runs with larger ones", "[cnn][train]") {
+  // Its batch takes as many steps per epoch as its largest subset needs; in the steps after its own subset is
+  // done the small run is skipped (not computed) and must come out as if it had trained alone.
+  test::TempDir dir;
+  write_toy_dataset(dir, 256, 64);
+  auto r = recipe("arch1");
+  r.dataset = "mnist";
+  r.data_dir = dir.path.string();
+  r.epochs = 2;
+  r.checkpoint_epochs = "2";
+  r.batch_size = 32;
+  r.optimizers = "adam";
+  r.inits = "he_normal";
+  r.dropout_max = 0.0;
+  const auto choices = generators::parse_cnn_choices(r);
+  const auto d = data::load_dataset(r.dataset, r.data_dir, false);
+  const auto spec = generators::cnn_architecture(r, 1, 16, 16);
+  const Context ctx;
+  const auto data = generators::prepare_cnn_data(d, r, ctx);
+  std::vector<generators::CnnRun> runs;
+  for (int k = 0; k < 3; ++k) runs.push_back(generators::sample_cnn_run(r, choices, 11, k));
+  runs[0].train_fraction = 0.25;  // 64 images: 2 steps per epoch
+  runs[1].train_fraction = 1.0;   // 256 images: 8 steps per epoch
+  runs[2].train_fraction = 0.5;
+  const auto all = generators::train_cnn_runs(spec, r, choices, runs, data, ctx);
+  for (std::size_t k : {0u, 2u}) {
+    const auto alone = generators::train_cnn_runs(spec, r, choices, {runs[k]}, data, ctx);
+    INFO("run " << k);
+    CHECK(alone[0].checkpoints.back().params == all[k].checkpoints.back().params);
+    CHECK(alone[0].checkpoints.back().train_loss == all[k].checkpoints.back().train_loss);
+  }
+}
