@@ -51,6 +51,7 @@ void run(const CommonOptions& o) {
   bool resume = false, finished = false;
   if (std::filesystem::exists(last + "/state.json")) {
     const auto state = train::read_checkpoint(last).state;
+    train::require_same_zoo(state, *zoo, cfg.task.property, cfg.run.dir, cfg.zoo.path);
     resume = true;
     finished = state.at("epoch").as_int() >= cfg.train.epochs;
   }

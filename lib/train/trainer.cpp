@@ -98,6 +98,38 @@ void fit_normalizers(const config::Config& c, std::shared_ptr<const zoo::ZooFile
 
 }  // namespace
 
+std::string zoo_fingerprint(const zoo::ZooFile& z, const std::string& property) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the bytes of everything that names the training data
+  const auto mix = [&](const void* p, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(p)[i]) * 1099511628211ull;
+  };
+  const int64_t n = z.num_networks();
+  mix(&n, sizeof n);
+  for (const auto& a : z.architectures()) mix(a.name.data(), a.name.size());
+  for (const auto& s : z.split_names()) {
+    mix(s.data(), s.size());
+    const auto idx = z.split(s);
+    mix(idx.data(), idx.size() * sizeof(int64_t));
+  }
+  if (z.has_property(property)) {
+    const auto v = z.property(property);
+    mix(v.data(), v.size() * sizeof(double));
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%lld networks, %016llx", static_cast<long long>(n), static_cast<unsigned long long>(h));
+  return buf;
+}
+
+void require_same_zoo(const Json& state, const zoo::ZooFile& z, const std::string& property,
+                      const std::string& run_dir, const std::string& zoo_path) {
+  const Json* saved = state.find("zoo_fingerprint");
+  if (!saved || !saved->is_string()) return;
+  const std::string now = zoo_fingerprint(z, property);
+  if (saved->as_string() != now)
+    throw CheckpointError(run_dir + ": trained on another zoo than the one now at " + zoo_path + " (fingerprint " +
+                          saved->as_string() + ", now " + now + "); choose another run directory, or restore the zoo");
+}
+
 TrainReport train(const TrainRequest& rq, const Context& ctx) {
   const config::Config& c = rq.config;
   const fs::path run(rq.run_dir), last = run / "checkpoints" / "last", best_dir = run / "checkpoints" / "best";
@@ -107,6 +139,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   const at::Device dev = device_of(ctx);
   const std::string config_yaml = config::to_yaml(c);
   const bool lower_is_better = c.task.loss == "mse";
+  const std::string fingerprint = zoo_fingerprint(*z, c.task.property);
 
   // The state: a new run's, or the resumed checkpoint's (read once: its model shape, settings and state).
   TrainingState st;
@@ -119,6 +152,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     if (!(saved == c))
       throw CheckpointError(last.string() + ": the run was made with other settings; resume with its config (" +
                             (run / "config.yaml").string() + "), changing at most train.epochs");
+    require_same_zoo(ck.state, *z, c.task.property, rq.run_dir, c.zoo.path);
     st = TrainingState::from_json(ck.state, (last / "state.json").string());
   } else {
     if (fs::exists(last))
@@ -153,7 +187,9 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   };
   const auto save = [&](const fs::path& where) {
     sync_sums();
-    save_checkpoint(where.string(), *model, &opt, st.to_json(c.task.property, c.zoo.path), config_yaml);
+    Json state = st.to_json(c.task.property, c.zoo.path);
+    state.set("zoo_fingerprint", fingerprint);
+    save_checkpoint(where.string(), *model, &opt, state, config_yaml);
   };
 
   zoo::StreamOptions train_options = stream_options(c, c.task.train_split, c.zoo.reader.shuffle);

@@ -40,6 +40,15 @@ struct TrainReport {
 
 TrainReport train(const TrainRequest& request, const Context& ctx);
 
+/// What a run was trained on, as a short text: the zoo's network count, architectures, splits and the predicted
+/// property's values, hashed. A zoo regenerated bit for bit gets the same; another zoo at the same path does not.
+std::string zoo_fingerprint(const zoo::ZooFile& zoo, const std::string& property);
+
+/// Throws CheckpointError naming `run_dir` and `zoo_path` when the training state `state` (a checkpoint's
+/// state.json) was written for another zoo than `zoo`. States from before the fingerprint are not checked.
+void require_same_zoo(const Json& state, const zoo::ZooFile& zoo, const std::string& property,
+                      const std::string& run_dir, const std::string& zoo_path);
+
 /// A trained model with everything needed to apply it (from a checkpoint directory).
 struct LoadedModel {
   config::Config config;

@@ -17,17 +17,16 @@ namespace fs = std::filesystem;
 namespace {
 
 // A toy zoo with a strong signal: MLPs whose weights are N(0, s^2), property `scale` = s.
-const std::string& scale_zoo() {
-  static test::TempDir dir;
-  static std::string path;
-  if (path.empty()) {
-    path = dir.file("scale.h5");
+// 48 MLPs whose weights are N(0, s^2), s = 0.2 + 0.05 i (+ shift), property "scale" = s.
+void write_scale_zoo(const std::string& path, double shift = 0.0) {
+  fs::remove(path);  // a rewrite replaces the file
+  {
     auto w = zoo::ZooWriter::create(path, Json::object());
     const int a = w->add_architecture(test::mlp_spec("mlp", 2, 8, 1));
     torch::manual_seed(0);
     std::vector<int64_t> train, validation, test;
     for (int i = 0; i < 48; ++i) {
-      const double s = 0.2 + 0.05 * i;
+      const double s = 0.2 + 0.05 * i + shift;
       const torch::Tensor p = torch::randn({33}) * s;
       w->append(a, p.data_ptr<float>(), {{"scale", s}});
       (i % 6 == 0 ? validation : i % 6 == 1 ? test : train).push_back(i);
@@ -36,6 +35,15 @@ const std::string& scale_zoo() {
     w->set_split("validation", validation);
     w->set_split("test", test);
     w->close();
+  }
+}
+
+const std::string& scale_zoo() {
+  static test::TempDir dir;
+  static std::string path;
+  if (path.empty()) {
+    path = dir.file("scale.h5");
+    write_scale_zoo(path);
   }
   return path;
 }
@@ -145,6 +153,19 @@ TEST_CASE("bad requests are refused with the file and setting named") {
     std::ofstream(last + "/state.json") << "{\"checkpoint_format\": 99}";
     CHECK_THROWS_WITH(train::load_model(last, ctx), Catch::Contains("checkpoint format 99"));
     CHECK_THROWS_WITH(train::load_model(run.file("nothing"), ctx), Catch::Contains("not a checkpoint directory"));
+  }
+  SECTION("another zoo at the run's zoo path") {
+    c.zoo.path = run.file("zoo.h5");
+    write_scale_zoo(c.zoo.path);
+    train::train({c, run.file("r"), false, nullptr, -1, {}, {}}, ctx);
+    const std::string before = train::zoo_fingerprint(*zoo::ZooFile::open(c.zoo.path), "scale");
+    write_scale_zoo(c.zoo.path);  // the same zoo written again: the same fingerprint
+    CHECK(train::zoo_fingerprint(*zoo::ZooFile::open(c.zoo.path), "scale") == before);
+    write_scale_zoo(c.zoo.path, 0.01);  // other networks, same shape and splits
+    CHECK(train::zoo_fingerprint(*zoo::ZooFile::open(c.zoo.path), "scale") != before);
+    c.train.epochs = 2;
+    CHECK_THROWS_WITH(train::train({c, run.file("r"), true, nullptr, -1, {}, {}}, ctx),
+                      Catch::Contains(run.file("r") + ": trained on another zoo than the one now at " + c.zoo.path));
   }
 }
 
