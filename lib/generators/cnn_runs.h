@@ -75,6 +75,9 @@ std::vector<CnnResult> train_cnn_runs(const zoo::ArchitectureSpec& spec, const C
                                       const std::function<void(int64_t)>& on_epoch = {},
                                       const std::string& mode = "auto", const std::function<void()>& on_step = {});
 
+/// Training images of a run with this training fraction: max(1, round(fraction * n_train)).
+int64_t cnn_subset_size(double fraction, int64_t n_train);
+
 /// Optimisation steps per epoch of a batch of runs: its largest training subset in batches (the others compute
 /// masked meanwhile).
 int64_t cnn_batch_steps(const std::vector<CnnRun>& runs, int64_t n_train, int64_t batch_size);

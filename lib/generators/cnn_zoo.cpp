@@ -103,14 +103,13 @@ CnnZooReport generate_cnn_zoo(const CnnRecipe& r, int64_t seed, const std::strin
   int64_t done = report.already_present * epochs;
   if (progress) progress(done, total);
 
-  // Calibration: the optimisation steps all missing runs need, and the time of the first few of them.
-  const int64_t n_train = data.train_x.size(0);
+  // The missing runs in batches of `parallel`; the calibration's step count: what they all need.
+  std::vector<std::vector<CnnRun>> batches;
+  for (std::size_t b0 = 0; b0 < missing.size(); b0 += static_cast<std::size_t>(r.parallel))
+    batches.emplace_back(missing.begin() + static_cast<std::ptrdiff_t>(b0),
+                         missing.begin() + static_cast<std::ptrdiff_t>(std::min(missing.size(), b0 + static_cast<std::size_t>(r.parallel))));
   int64_t steps_needed = 0;
-  for (std::size_t b0 = 0; b0 < missing.size(); b0 += static_cast<std::size_t>(r.parallel)) {
-    const std::vector<CnnRun> b(missing.begin() + static_cast<std::ptrdiff_t>(b0),
-                                missing.begin() + static_cast<std::ptrdiff_t>(std::min(missing.size(), b0 + static_cast<std::size_t>(r.parallel))));
-    steps_needed += r.epochs * cnn_batch_steps(b, n_train, r.batch_size);
-  }
+  for (const auto& b : batches) steps_needed += r.epochs * cnn_batch_steps(b, data.train_x.size(0), r.batch_size);
   int64_t steps_seen = 0;
   std::chrono::steady_clock::time_point calib_start;
   const auto on_step = [&] {
@@ -123,10 +122,8 @@ CnnZooReport generate_cnn_zoo(const CnnRecipe& r, int64_t seed, const std::strin
     }
   };
 
-  for (std::size_t b0 = 0; b0 < missing.size(); b0 += static_cast<std::size_t>(r.parallel)) {
+  for (const auto& batch : batches) {
     if (stop && stop->load()) break;
-    const std::vector<CnnRun> batch(missing.begin() + static_cast<std::ptrdiff_t>(b0),
-                                    missing.begin() + static_cast<std::ptrdiff_t>(std::min(missing.size(), b0 + static_cast<std::size_t>(r.parallel))));
     const auto nb = static_cast<int64_t>(batch.size());
     const auto results = train_cnn_runs(spec, r, choices, batch, data, ctx, stop, [&](int64_t epoch) {
       if (progress) progress(done + nb * epoch, total);

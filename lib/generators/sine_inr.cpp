@@ -185,24 +185,16 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
   // Inputs and hidden activations carry a trailing column of ones, so each layer's bias rides in its matmul
   // (forward and gradient) instead of costing separate broadcast and reduction passes over [B, P, h].
   const at::Tensor x1 = at::stack({x, at::ones_like(x)}, 1).unsqueeze(0);  // [1,P,2]
-  struct Group {
-    int64_t begin = 0, size = 0;
-    at::Tensor h0a, h1a;  // [n,P,h+1] activations with their ones column
-  };
-  std::vector<Group> groups;
+  at::Tensor h0a, h1a;                 // the GPU path's [slots,P,h+1] activations with their ones column
   at::Tensor snapshot;                 // [slots, np]: the weights finished INRs leave with
   std::vector<double> loss;            // [slots]
   std::vector<uint8_t> is_done;        // [slots]
   const auto layout = [&] {
-    groups.clear();
     if (!on_cpu) {
-      Group g;
-      g.size = slots;
-      g.h0a = at::empty({g.size, n_points, h + 1}, opts);
-      g.h1a = at::empty({g.size, n_points, h + 1}, opts);
-      g.h0a.select(2, h).fill_(1);
-      g.h1a.select(2, h).fill_(1);
-      groups.push_back(std::move(g));
+      h0a = at::empty({slots, n_points, h + 1}, opts);
+      h1a = at::empty({slots, n_points, h + 1}, opts);
+      h0a.select(2, h).fill_(1);
+      h1a.select(2, h).fill_(1);
     }
     snapshot = at::empty({slots, np}, opts);
     loss.assign(static_cast<std::size_t>(slots), 0.0);
@@ -232,12 +224,11 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
     });
   };
 
-  // One optimisation step of the slots of group `gi` (the GPU path): forward, loss, (finished: snapshot),
+  // One optimisation step of all slots on a GPU: forward, loss, (finished: snapshot),
   // backward, Adam.
-  const auto step_group = [&](std::size_t gi, const at::Tensor& step_size, const at::Tensor& sqrt_bc2) {
-    Group& grp = groups[gi];
-    const int64_t n = grp.size;
-    at::Tensor P = params.narrow(0, grp.begin, n), M = m.narrow(0, grp.begin, n), V = v.narrow(0, grp.begin, n);
+  const auto step_gpu = [&](const at::Tensor& step_size, const at::Tensor& sqrt_bc2) {
+    const int64_t n = slots;
+    at::Tensor &P = params, &M = m, &V = v;
     SirenViews p(P, h);
     // Forward. w0 is folded into the (small) weights instead of scaling the (large) activations.
     const at::Tensor xb = x1.expand({n, n_points, 2});
@@ -246,15 +237,15 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
     const at::Tensor A1 = at::cat({w1s.transpose(1, 2), (p.b1 * r.w0).unsqueeze(1)}, 1);       // [n,h+1,h]
     const at::Tensor A2 = at::cat({p.w2, p.b2.unsqueeze(1) + r.output_offset}, 1).unsqueeze(2);  // [n,h+1,1]
     at::Tensor a0 = at::bmm(xb, A0);                                                             // [n,P,h]
-    at::Tensor h0 = grp.h0a.narrow(2, 0, h);
+    at::Tensor h0 = h0a.narrow(2, 0, h);
     at::sin_out(h0, a0);
-    at::Tensor a1 = at::bmm(grp.h0a, A1);                                                        // [n,P,h]
-    at::Tensor h1 = grp.h1a.narrow(2, 0, h);
+    at::Tensor a1 = at::bmm(h0a, A1);                                                        // [n,P,h]
+    at::Tensor h1 = h1a.narrow(2, 0, h);
     at::sin_out(h1, a1);
-    const at::Tensor resid = at::bmm(grp.h1a, A2).squeeze(2) - target.narrow(0, grp.begin, n);   // [n,P]
+    const at::Tensor resid = at::bmm(h1a, A2).squeeze(2) - target;   // [n,P]
     const at::Tensor l = resid.square().mean(1).to(at::kDouble).cpu();
     for (int64_t k = 0; k < n; ++k) {
-      const auto s = static_cast<std::size_t>(grp.begin + k);
+      const auto s = static_cast<std::size_t>(k);
       loss[s] = l.data_ptr<double>()[k];
       is_done[s] = loss[s] <= r.target_loss || slot_steps[s] >= r.max_steps;
       if (is_done[s]) snapshot[static_cast<int64_t>(s)].copy_(P[k]);  // finished INRs leave with these weights
@@ -264,11 +255,11 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
     const at::Tensor g_out = resid * (2.0 / static_cast<double>(n_points));                      // [n,P]
     at::Tensor grad = at::empty_like(P);
     SirenViews g(grad, h);
-    const at::Tensor G2 = at::bmm(g_out.unsqueeze(1), grp.h1a).squeeze(1);                     // [n,h+1]
+    const at::Tensor G2 = at::bmm(g_out.unsqueeze(1), h1a).squeeze(1);                     // [n,h+1]
     g.w2.copy_(G2.narrow(1, 0, h));
     g.b2.copy_(G2.select(1, h));
     at::Tensor g_a1 = at::bmm(g_out.unsqueeze(2), p.w2.unsqueeze(1)).mul_(a1.cos_());           // [n,P,h]
-    const at::Tensor G1 = at::bmm(g_a1.transpose(1, 2), grp.h0a).mul_(r.w0);                    // [n,h,h+1]
+    const at::Tensor G1 = at::bmm(g_a1.transpose(1, 2), h0a).mul_(r.w0);                    // [n,h,h+1]
     g.w1.copy_(G1.narrow(2, 0, h));
     g.b1.copy_(G1.select(2, h));
     at::Tensor g_a0 = at::bmm(g_a1, w1s).mul_(a0.cos_());                                        // [n,P,h]
@@ -280,8 +271,8 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
     if (r.weight_decay != 0) grad.add_(P, r.weight_decay);
     M.mul_(beta1).add_(grad, 1 - beta1);
     V.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-    const at::Tensor denom = (V.sqrt() / sqrt_bc2.narrow(0, grp.begin, n)).add_(eps);
-    P.addcdiv_(M * step_size.narrow(0, grp.begin, n), denom, -1.0);
+    const at::Tensor denom = (V.sqrt() / sqrt_bc2).add_(eps);
+    P.addcdiv_(M * step_size, denom, -1.0);
   };
 
   while (slots > 0) {
@@ -297,7 +288,7 @@ void train_sines(const SineRecipe& r, int64_t seed, const std::vector<int64_t>& 
     } else {
       const at::Tensor step_size = at::from_blob(bc1.data(), {slots, 1}, at::kFloat).to(params.device());
       const at::Tensor sqrt_bc2 = at::from_blob(bc2.data(), {slots, 1}, at::kFloat).to(params.device());
-      step_group(0, step_size, sqrt_bc2);
+      step_gpu(step_size, sqrt_bc2);
     }
     for (auto& t : slot_steps) ++t;
 

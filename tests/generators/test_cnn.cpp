@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <functional>
 #include <random>
 #include <numeric>
 #include <set>
@@ -148,25 +149,41 @@ TEST_CASE("recipe lists are checked", "[cnn]") {
   CHECK_THROWS_WITH(generators::parse_cnn_choices(r), Contains("2 is not in (0, 1]"));
 }
 
+// An arch1 training set-up on the toy images in `dir` (written by write_toy_dataset): the recipe after `edit`,
+// its parsed choices, the architecture and the images as tensors.
+struct ToyTraining {
+  generators::CnnRecipe r;
+  generators::CnnChoices choices;
+  zoo::ArchitectureSpec spec;
+  generators::CnnData data;
+};
+ToyTraining toy_training(const test::TempDir& dir, const std::function<void(generators::CnnRecipe&)>& edit) {
+  ToyTraining t;
+  t.r = recipe("arch1");
+  t.r.dataset = "mnist";
+  t.r.data_dir = dir.path.string();
+  t.r.batch_size = 32;
+  t.r.inits = "he_normal";
+  t.r.dropout_max = 0.0;  // dropout masks depend on the batch; without dropout a run is independent of its batch
+  edit(t.r);
+  t.choices = generators::parse_cnn_choices(t.r);
+  const auto d = data::load_dataset(t.r.dataset, t.r.data_dir, false);
+  t.spec = generators::cnn_architecture(t.r, 1, 16, 16);
+  t.data = generators::prepare_cnn_data(d, t.r, Context());
+  return t;
+}
+
 TEST_CASE("training improves the networks; a run trained in a batch equals the run trained alone", "[cnn][train]") {
   test::TempDir dir;
   write_toy_dataset(dir, 256, 128);
-  auto r = recipe("arch1");
-  r.dataset = "mnist";
-  r.data_dir = dir.path.string();
-  r.epochs = 3;
-  r.checkpoint_epochs = "0,3";
-  r.batch_size = 32;
-  r.optimizers = "adam,sgd,rmsprop";
-  r.inits = "he_normal";
-  r.lr_min = 3e-3, r.lr_max = 1e-2;
-  r.dropout_max = 0.0;  // dropout masks depend on the batch; without dropout a run is independent of its batch
-  r.train_fractions = "1";
-  const auto choices = generators::parse_cnn_choices(r);
-  const auto d = data::load_dataset(r.dataset, r.data_dir, false);
-  const auto spec = generators::cnn_architecture(r, 1, 16, 16);
+  const auto [r, choices, spec, data] = toy_training(dir, [](generators::CnnRecipe& r) {
+    r.epochs = 3;
+    r.checkpoint_epochs = "0,3";
+    r.optimizers = "adam,sgd,rmsprop";
+    r.lr_min = 3e-3, r.lr_max = 1e-2;
+    r.train_fractions = "1";
+  });
   const Context ctx;
-  const auto data = generators::prepare_cnn_data(d, r, ctx);
   std::vector<generators::CnnRun> runs;
   for (int k = 0; k < 4; ++k) runs.push_back(generators::sample_cnn_run(r, choices, 7, k));
   const auto all = generators::train_cnn_runs(spec, r, choices, runs, data, ctx);
@@ -328,20 +345,12 @@ TEST_CASE("a run with a small training subset trains as alone beside runs with l
   // done the small run is skipped (not computed) and must come out as if it had trained alone.
   test::TempDir dir;
   write_toy_dataset(dir, 256, 64);
-  auto r = recipe("arch1");
-  r.dataset = "mnist";
-  r.data_dir = dir.path.string();
-  r.epochs = 2;
-  r.checkpoint_epochs = "2";
-  r.batch_size = 32;
-  r.optimizers = "adam";
-  r.inits = "he_normal";
-  r.dropout_max = 0.0;
-  const auto choices = generators::parse_cnn_choices(r);
-  const auto d = data::load_dataset(r.dataset, r.data_dir, false);
-  const auto spec = generators::cnn_architecture(r, 1, 16, 16);
+  const auto [r, choices, spec, data] = toy_training(dir, [](generators::CnnRecipe& r) {
+    r.epochs = 2;
+    r.checkpoint_epochs = "2";
+    r.optimizers = "adam";
+  });
   const Context ctx;
-  const auto data = generators::prepare_cnn_data(d, r, ctx);
   std::vector<generators::CnnRun> runs;
   for (int k = 0; k < 3; ++k) runs.push_back(generators::sample_cnn_run(r, choices, 11, k));
   runs[0].train_fraction = 0.25;  // 64 images: 2 steps per epoch
