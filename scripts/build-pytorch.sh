@@ -20,7 +20,7 @@ ln -sfn "$bundle/usr/include/fmt" "$bundle/fmt-first/fmt"
 export LD_LIBRARY_PATH="$bundle/runtime:$bundle/hdf5/lib:$bundle/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$torch_prefix;$bundle/usr" -DHDF5_ROOT="$bundle/hdf5" -DHDF5_USE_STATIC_LIBRARIES=OFF \
-  -DSNE_FMT_INCLUDE_FIRST="$bundle/fmt-first" "$@"
+  -DSNE_FMT_INCLUDE_FIRST="$bundle/fmt-first" -DSNE_DISTRIBUTED=OFF "$@"  # the wheel ships no Gloo headers
 # SNE_TARGETS (space-separated) builds only those targets, e.g. SNE_TARGETS="sne bench_encoder".
 cmake --build "$build" -j "$(nproc)" ${SNE_TARGETS:+--target $SNE_TARGETS}
 echo "export LD_LIBRARY_PATH=$LD_LIBRARY_PATH"

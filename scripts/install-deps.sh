@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libcli11-dev libyaml-cpp-dev libhdf5-dev libspdlog-dev catch2
+  libgloo-dev                  # Gloo headers for data-parallel training (torch.distributed); CMake SNE_DISTRIBUTED
   zlib1g-dev                   # lib/data reads gzipped IDX files
   dataset-fashion-mnist        # real images for `sne zoo generate cnn` (configs/cnn/)
   libopenblas0-openmp          # LibTorch uses libblas.so.3; the reference BLAS is ~30x slower

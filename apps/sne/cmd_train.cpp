@@ -1,6 +1,8 @@
 // sne train | eval | encode
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -12,6 +14,8 @@
 #include "metrics/regression.h"
 #include "progress.h"
 #include "signals.h"
+#include "distributed/launch.h"
+#include "distributed/process_group.h"
 #include "train/encode.h"
 #include "train/trainer.h"
 #include "zoo/zoo_file.h"
@@ -23,20 +27,26 @@ struct TrainArgs {
   CommonOptions common;
   std::string run_dir;
   bool resume = false;
+  std::string dist_backend = "gloo";
+  int64_t dist_timeout_s = 300;
 };
 
 }  // namespace
 
-train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx) {
-  spdlog::info("training on {} ({} -> {}), run directory {}{}", cfg.zoo.path, cfg.task.train_split,
-               cfg.task.property, run_dir, resume ? " (resuming)" : "");
+train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx,
+                                train::Collective* collective) {
+  const bool shows = !collective || collective->rank() == 0;  // rank 0 speaks for a data-parallel run
+  if (shows)
+    spdlog::info("training on {} ({} -> {}), run directory {}{}", cfg.zoo.path, cfg.task.train_split,
+                 cfg.task.property, run_dir, resume ? " (resuming)" : "");
   train::TrainRequest rq;
   rq.config = cfg;
   rq.run_dir = run_dir;
   rq.resume = resume;
   rq.stop = install_stop_handlers();
+  rq.collective = collective;
   std::unique_ptr<Progress> bar;
-  rq.on_progress = [&](const train::TrainProgress& p) {
+  if (shows) rq.on_progress = [&](const train::TrainProgress& p) {
     if (!bar || p.batch == 1)
       bar = std::make_unique<Progress>("epoch " + std::to_string(p.epoch + 1) + "/" + std::to_string(p.epochs),
                                        p.batches, "batches");
@@ -45,7 +55,7 @@ train::TrainReport run_training(const config::Config& cfg, const std::string& ru
                   p.networks_per_s);
     bar->update(p.batch, extra);
   };
-  rq.on_epoch = [&](const Json& r) {
+  if (shows) rq.on_epoch = [&](const Json& r) {
     const Json& v = r.at("validation");
     spdlog::info("epoch {}: train loss {:.4g}, validation MSE {:.4g}, tau {:.3f}{}", r.at("epoch").as_int(),
                  r.at("train_loss").as_number(), v.at("mse").as_number(), v.at("kendall_tau").as_number(),
@@ -53,7 +63,7 @@ train::TrainReport run_training(const config::Config& cfg, const std::string& ru
   };
   const auto report = train::train(rq, ctx);
   if (report.interrupted) {
-    std::fprintf(stderr, "sne: interrupted: checkpoint saved in %s/checkpoints/last; continue with --resume\n",
+    if (shows) std::fprintf(stderr, "sne: interrupted: checkpoint saved in %s/checkpoints/last; continue with --resume\n",
                  run_dir.c_str());
     throw Interrupted{stop_signal()};
   }
@@ -70,9 +80,40 @@ void train_command(const TrainArgs& a) {
     o.saved_config = true;
   }
   const config::Config cfg = resolve_config(o);
-  const Context ctx = start(cfg);
+  const distributed::Launch launch = distributed::detect_launch();
+  Context ctx = start(cfg);
+  if (launch.distributed() && cfg.run.threads == 0)  // "all cores" means this process's share of the host's
+    ctx = make_context(cfg.run.device, std::max<int64_t>(1, ctx.threads / launch.local_world), cfg.run.seed);
+  std::unique_ptr<train::Collective> collective;
+  if (launch.distributed()) {
+    if (launch.rank != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 logs for the run
+    spdlog::info("data-parallel: {} processes ({} variables), store {}:{}, backend {}", launch.world, launch.source,
+                 launch.master_addr, launch.master_port, a.dist_backend);
+    distributed::ConnectOptions co;
+    co.backend = a.dist_backend;
+    co.timeout = std::chrono::seconds(a.dist_timeout_s);
+    try {
+      collective = distributed::connect(launch, co);
+    } catch (const DistributedError&) {
+      throw;
+    } catch (const Error& e) {
+      throw Error(e.kind(), "rank " + std::to_string(launch.rank) + ": " + e.what());
+    }
+  }
   spdlog::info("runtime: {}", describe_runtime(ctx));
-  const auto report = run_training(cfg, a.run_dir, a.resume, ctx);
+  train::TrainReport report;
+  try {
+    report = run_training(cfg, a.run_dir, a.resume, ctx, collective.get());
+  } catch (const DistributedError&) {
+    throw;
+  } catch (const Error& e) {
+    if (!collective) throw;
+    throw Error(e.kind(), "rank " + std::to_string(launch.rank) + " of " + std::to_string(launch.world) + ": " + e.what());
+  }
+  if (launch.rank != 0) return;
+  if (collective)
+    spdlog::info("data-parallel: {:.1f} s of {:.1f} s of training steps in the gradient all-reduce",
+                 report.reduce_seconds, report.train_seconds);
   std::printf("%s: %lld epochs, %lld steps%s; best: %s\n", a.run_dir.c_str(),
               static_cast<long long>(report.epochs_done), static_cast<long long>(report.steps),
               report.early_stopped ? " (early stop)" : "", report.best.dump().c_str());
@@ -159,6 +200,15 @@ void add_train_commands(CLI::App& app) {
   add_common_options(*train_cmd, t->common, true);
   train_cmd->add_option("--run-dir", t->run_dir, "run directory: config.yaml, metrics.jsonl, checkpoints/")->required();
   train_cmd->add_flag("--resume", t->resume, "continue the run in --run-dir from checkpoints/last");
+  train_cmd->add_option("--dist-backend", t->dist_backend,
+                        "data-parallel runs (launched by torchrun or srun): the torch.distributed backend")
+      ->check(CLI::IsMember({"gloo", "nccl"}))
+      ->capture_default_str();
+  train_cmd->add_option("--dist-timeout", t->dist_timeout_s,
+                        "data-parallel runs: seconds to wait for the other processes, at the start and in every "
+                        "collective, before failing with exit 6")
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}))
+      ->capture_default_str();
   train_cmd->callback([t] { train_command(*t); });
 
   auto e = std::make_shared<EvalArgs>();

@@ -23,7 +23,9 @@ void add_generate_commands(CLI::App& zoo);
 /// saving what is finished when a signal stops it.
 void build_zoo(const config::Config& cfg, const Context& ctx, const std::string& generator);
 /// Trains (or resumes) with progress display; throws Interrupted after saving when a signal stops it.
-train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx);
+/// `collective`: the processes of a data-parallel `sne train` (null: this process alone).
+train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx,
+                                train::Collective* collective = nullptr);
 /// Metrics of a checkpoint on a zoo split as JSON ("" = the training defaults), with the model and its size.
 Json evaluate_checkpoint(const std::string& checkpoint, const std::string& zoo, const std::string& split,
                          int64_t invariance_samples, const Context& ctx);

@@ -18,6 +18,7 @@ enum ExitCode : int {
   kData = 3,      // unreadable / invalid zoo or dataset
   kCheckpoint = 4,
   kIo = 5,        // cannot write an output
+  kDistributed = 6,  // another rank of a data-parallel run failed, hung or could not be reached
 };
 
 /// --config files, --set overrides and the shorthand flags of every command that computes.

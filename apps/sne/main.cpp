@@ -25,6 +25,7 @@ int exit_code(sne::ErrorKind kind) {
     case ErrorKind::data: return sne::app::kData;
     case ErrorKind::checkpoint: return sne::app::kCheckpoint;
     case ErrorKind::io: return sne::app::kIo;
+    case ErrorKind::distributed: return sne::app::kDistributed;
     case ErrorKind::internal: break;
   }
   return sne::app::kInternal;
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
       "sne: a Set-based Neural network Encoder (Andreis et al., NeurIPS 2024) that reads the weights of trained\n"
       "networks and predicts their properties. Model zoos are HDF5 files (docs/zoo-format.md).\n\n"
       "Exit codes: 0 ok, 1 internal error, 2 usage or config error, 3 data error, 4 checkpoint error,\n"
-      "5 cannot write output, 130/143 interrupted (after saving).",
+      "5 cannot write output, 6 another process of a data-parallel run failed, 130/143 interrupted (after saving).",
       "sne"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sne ") + sne::kVersion + " (LibTorch " + sne::torch_version() + ")");

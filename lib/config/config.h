@@ -112,6 +112,7 @@ struct TrainSettings {
   int64_t invariance_samples;     ///< sampled symmetry transforms per network per step
   int64_t early_stopping_patience;///< epochs without validation improvement before stopping; 0 = never
   std::string value_normalization;///< "tensor": standardise each tensor by its training-zoo statistics; "none"
+  int64_t data_shards;            ///< data-parallel shards of each batch (train/shards.h); 0 = the processes at the start
 };
 
 /// `sne transfer`: which zoos to train on and to evaluate on (the command line's --train/--eval/--models win).

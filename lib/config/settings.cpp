@@ -158,6 +158,7 @@ const std::vector<Setting>& table() {
     integer("train.invariance_samples", [](Config& c) -> int64_t& { return c.train.invariance_samples; }, 1, at_least(1), "symmetry transforms sampled per network per step"),
     integer("train.early_stopping_patience", [](Config& c) -> int64_t& { return c.train.early_stopping_patience; }, 0, at_least(0), "epochs without validation improvement before stopping (0 = never)"),
     choice("train.value_normalization", [](Config& c) -> std::string& { return c.train.value_normalization; }, "tensor", {"tensor", "none"}, "standardise weights per tensor with training-zoo statistics"),
+    integer("train.data_shards", [](Config& c) -> int64_t& { return c.train.data_shards; }, 0, at_least(0), "data-parallel shards of every batch, each with its own shuffled stream; a run gives the same result on any number of processes that divides it (0 = the number of processes when the run starts)"),
 
     // transfer: the zoos of `sne transfer` (cross-dataset and cross-architecture tables).
     string("transfer.train", [](Config& c) -> std::string& { return c.transfer.train; }, "", unchecked<std::string>(), "sne transfer: comma-separated zoo files to train on, one model each"),

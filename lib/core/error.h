@@ -13,6 +13,7 @@ enum class ErrorKind {
   data,        ///< unreadable, invalid or inconsistent zoo / dataset file
   checkpoint,  ///< unreadable or incompatible checkpoint
   io,          ///< cannot write an output
+  distributed, ///< another process of a data-parallel run failed, hung or could not be reached
 };
 
 class Error : public std::runtime_error {
@@ -35,6 +36,9 @@ struct IoError : Error {
 };
 struct CheckpointError : Error {
   explicit CheckpointError(const std::string& m) : Error(ErrorKind::checkpoint, m) {}
+};
+struct DistributedError : Error {
+  explicit DistributedError(const std::string& m) : Error(ErrorKind::distributed, m) {}
 };
 struct UsageError : Error {
   explicit UsageError(const std::string& m) : Error(ErrorKind::usage, m) {}

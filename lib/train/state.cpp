@@ -18,6 +18,8 @@ Json TrainingState::to_json(const std::string& property, const std::string& zoo)
   s.set("epoch_loss_sum", epoch_loss_sum);
   s.set("epoch_invariance_sum", epoch_invariance_sum);
   s.set("epoch_batches", static_cast<long long>(epoch_batches));
+  s.set("data_shards", static_cast<long long>(data_shards));
+  s.set("world_size", static_cast<long long>(world_size));
   s.set("best_metric", has_best && std::isfinite(best_metric) ? Json(best_metric) : Json());
   s.set("best_record", best_record);
   s.set("rng", r.str());
@@ -56,6 +58,11 @@ TrainingState TrainingState::from_json(const Json& s, const std::string& file) {
     t.epoch_loss_sum = number("epoch_loss_sum");
     t.epoch_invariance_sum = number("epoch_invariance_sum");
     t.epoch_batches = counter("epoch_batches");
+    // States from before data parallelism have neither: one shard, one process.
+    if (s.find("data_shards")) t.data_shards = counter("data_shards");
+    if (s.find("world_size")) t.world_size = counter("world_size");
+    if (t.data_shards < 1 || t.world_size < 1)
+      throw CheckpointError(file + ": members 'data_shards' and 'world_size' must be at least 1");
     const Json& best = member("best_metric");
     t.has_best = best.is_number();
     if (t.has_best) t.best_metric = best.as_number();

@@ -19,6 +19,8 @@ struct TrainingState {
   int64_t stale_epochs = 0;     ///< epochs since the best one (early stopping)
   double epoch_loss_sum = 0, epoch_invariance_sum = 0;  ///< this epoch's sums over its batches
   int64_t epoch_batches = 0;
+  int64_t data_shards = 1;      ///< the run's data shards (see train/shards.h); fixed when the run starts
+  int64_t world_size = 1;       ///< processes of the run that wrote the state (informational)
   double best_metric = 0;       ///< meaningful when has_best
   bool has_best = false;
   Json best_record;             ///< the best epoch's metrics record

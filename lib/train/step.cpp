@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
+#include <stdexcept>
+
 namespace sne::train {
 
 std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, const PreparedBatch& b,
@@ -21,26 +24,133 @@ std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, co
   return {out, inv / static_cast<double>(samples)};
 }
 
-LocalStep::LocalStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config)
-    : model_(std::move(model)), optimizer_(optimizer), config_(config) {
+namespace {
+
+int64_t invariance_samples_of(const Model& model, const config::Config& config) {
   // A model invariant to every symmetry by construction would get a zero term for a second forward pass.
-  samples_ = config.train.invariance_weight > 0 && !model_->invariant_by_construction()
-                 ? config.train.invariance_samples
-                 : 0;
+  return config.train.invariance_weight > 0 && !model->invariant_by_construction() ? config.train.invariance_samples
+                                                                                   : 0;
 }
 
-StepLosses LocalStep::run(const PreparedBatch& batch, BatchPreparer& preparer, double lr, std::mt19937_64& rng) {
-  for (auto& g : optimizer_.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
-  auto [out, inv] = forward_with_invariance(model_, batch, preparer, samples_, rng);
-  const torch::Tensor task = config_.task.loss == "mse" ? torch::mse_loss(out, batch.target)
-                                                         : torch::binary_cross_entropy_with_logits(out, batch.target);
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+}
+
+torch::Tensor task_loss(const config::Config& config, const torch::Tensor& out, const torch::Tensor& target) {
+  return config.task.loss == "mse" ? torch::mse_loss(out, target) : torch::binary_cross_entropy_with_logits(out, target);
+}
+
+}  // namespace
+
+LocalStep::LocalStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config,
+                     std::mt19937_64& rng)
+    : model_(std::move(model)), optimizer_(optimizer), config_(config), rng_(rng) {
+  samples_ = invariance_samples_of(model_, config);
+}
+
+StepLosses LocalStep::run(const StepInput& in, BatchPreparer& preparer, double lr) {
+  const PreparedBatch& batch = *in.parts.at(0);
+  set_learning_rate(optimizer_, lr);
+  auto [out, inv] = forward_with_invariance(model_, batch, preparer, samples_, rng_);
+  const torch::Tensor task = task_loss(config_, out, batch.target);
   const torch::Tensor loss = task + config_.train.invariance_weight * inv;
   optimizer_.zero_grad();
   loss.backward();
-  reduce_gradients();
   if (config_.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.train.grad_clip);
   optimizer_.step();
-  return {task.detach(), inv.detach()};
+  return {task.detach(), inv.detach(), in.stop_requested};
+}
+
+std::mt19937_64 shard_rng(int64_t seed, int64_t step, int64_t shard) {
+  // splitmix64 over the three numbers: well-separated streams for neighbouring steps and shards.
+  uint64_t x = static_cast<uint64_t>(seed) * 0x9e3779b97f4a7c15ull;
+  for (const uint64_t v : {static_cast<uint64_t>(step), static_cast<uint64_t>(shard)}) {
+    x ^= v + 0x9e3779b97f4a7c15ull + (x << 6) + (x >> 2);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    x ^= x >> 31;
+  }
+  return std::mt19937_64(x);
+}
+
+ShardedStep::ShardedStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config,
+                         Collective* collective, int64_t bucket_bytes)
+    : model_(std::move(model)), optimizer_(optimizer), config_(config), collective_(collective) {
+  samples_ = invariance_samples_of(model_, config);
+  params_ = model_->parameters();
+  // Buckets in reverse parameter order, the order in which the backward pass finishes the gradients.
+  std::vector<int64_t> bucket;
+  int64_t bytes = 0;
+  for (auto i = static_cast<int64_t>(params_.size()) - 1; i >= 0; --i) {
+    bucket.push_back(i);
+    bytes += params_[static_cast<std::size_t>(i)].numel() * params_[static_cast<std::size_t>(i)].element_size();
+    if (bytes >= bucket_bytes) {
+      buckets_.push_back(std::move(bucket));
+      bucket.clear();
+      bytes = 0;
+    }
+  }
+  if (!bucket.empty()) buckets_.push_back(std::move(bucket));
+}
+
+StepLosses ShardedStep::run(const StepInput& in, BatchPreparer& preparer, double lr) {
+  set_learning_rate(optimizer_, lr);
+  optimizer_.zero_grad();
+  const auto dopts = torch::TensorOptions().dtype(torch::kDouble).device(params_.at(0).device());
+  torch::Tensor task_sum = torch::zeros({}, dopts), inv_sum = torch::zeros({}, dopts);
+  double count = 0;
+  // Each part's loss weighted by its network count: the gradients accumulate to the sum over this process's
+  // networks, which the all-reduce makes the sum over the step's whole batch.
+  for (std::size_t k = 0; k < in.parts.size(); ++k) {
+    const PreparedBatch& b = *in.parts[k];
+    const auto n = static_cast<double>(b.archs.size());
+    if (n == 0) continue;
+    std::mt19937_64 rng = shard_rng(config_.run.seed, in.step, in.shards.at(k));
+    auto [out, inv] = forward_with_invariance(model_, b, preparer, samples_, rng);
+    const torch::Tensor task = task_loss(config_, out, b.target);
+    ((task + config_.train.invariance_weight * inv) * n).backward();
+    task_sum += task.detach().to(torch::kDouble) * n;
+    inv_sum += inv.detach().to(torch::kDouble) * n;
+    count += n;
+  }
+  // Flat buckets of the gradient sums, and one of the scalars: the loss sums, the network count, the stop votes.
+  std::vector<torch::Tensor> flat;
+  flat.reserve(buckets_.size() + 1);
+  for (const auto& bucket : buckets_) {
+    std::vector<torch::Tensor> pieces;
+    for (const int64_t i : bucket) {
+      const torch::Tensor& p = params_[static_cast<std::size_t>(i)];
+      pieces.push_back(p.grad().defined() ? p.grad().reshape(-1) : torch::zeros({p.numel()}, p.options()));
+    }
+    flat.push_back(torch::cat(pieces));
+  }
+  flat.push_back(torch::stack({task_sum, inv_sum, torch::full({}, count, dopts),
+                               torch::full({}, in.stop_requested ? 1.0 : 0.0, dopts)}));
+  if (collective_ && collective_->size() > 1) {
+    const auto t0 = std::chrono::steady_clock::now();
+    collective_->allreduce_sum(flat);
+    reduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  const torch::Tensor scalars = flat.back().cpu();
+  const double total = scalars[2].item<double>();
+  if (total <= 0) throw std::logic_error("a data-parallel step with no network on any rank");
+  for (std::size_t k = 0; k < buckets_.size(); ++k) {
+    const torch::Tensor mean = flat[k] / total;
+    int64_t at = 0;
+    for (const int64_t i : buckets_[k]) {
+      torch::Tensor p = params_[static_cast<std::size_t>(i)];
+      torch::Tensor g = mean.narrow(0, at, p.numel()).view_as(p);
+      if (p.grad().defined())
+        p.mutable_grad().copy_(g);
+      else
+        p.mutable_grad() = g.clone();
+      at += p.numel();
+    }
+  }
+  if (config_.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params_, config_.train.grad_clip);
+  optimizer_.step();
+  const torch::Tensor reduced = flat.back();
+  return {(reduced[0] / total).to(torch::kFloat), (reduced[1] / total).to(torch::kFloat), scalars[3].item<double>() > 0};
 }
 
 }  // namespace sne::train

@@ -1,14 +1,13 @@
 #pragma once
-// One optimisation step, behind an interface: the seam where a data-parallel updater plugs in. LocalStep is the
-// single-process step (forward with the invariance term, backward, clipping, AdamW); an updater for several
-// processes overrides reduce_gradients() to all-reduce the gradients between backward and the update, and keeps
-// everything else.
+// One optimisation step, behind an interface. LocalStep is the single-process step on one batch; ShardedStep is
+// the data-parallel one, whose batch is cut into data shards owned by one or several processes.
 #include <torch/optim/optimizer.h>
 
 #include <random>
 
 #include "config/config.h"
 #include "train/batch.h"
+#include "train/collective.h"
 #include "train/model.h"
 
 namespace sne::train {
@@ -21,31 +20,69 @@ std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, co
                                                                std::mt19937_64& rng);
 
 /// What a step returns: detached scalars on the model's device (reading them synchronises; the trainer reads
-/// them only when it displays or saves).
+/// them only when it displays or saves), and whether the ranks agreed to stop after this step.
 struct StepLosses {
   torch::Tensor task, invariance;
+  bool stop = false;
+};
+
+/// One step's data as this process sees it: one prepared batch per data shard it owns (a shard whose epoch has
+/// ended contributes none), and whether this process was asked to stop.
+struct StepInput {
+  std::vector<const PreparedBatch*> parts;
+  std::vector<int64_t> shards;  ///< the data shard of each part
+  int64_t step = 0;             ///< the optimizer step this is (0-based, over the whole run)
+  bool stop_requested = false;
 };
 
 class TrainStep {
  public:
   virtual ~TrainStep() = default;
-  /// Trains on `batch` at learning rate `lr`; the invariance term's transforms come from `rng`.
-  virtual StepLosses run(const PreparedBatch& batch, BatchPreparer& preparer, double lr, std::mt19937_64& rng) = 0;
+  /// Trains on `in` at learning rate `lr`.
+  virtual StepLosses run(const StepInput& in, BatchPreparer& preparer, double lr) = 0;
 };
 
+/// The single-process step on one batch: forward with the invariance term (its transforms drawn from `rng`,
+/// which is part of the resumable state), backward, clipping, AdamW.
 class LocalStep : public TrainStep {
  public:
-  LocalStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config);
-  StepLosses run(const PreparedBatch& batch, BatchPreparer& preparer, double lr, std::mt19937_64& rng) override;
+  LocalStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config, std::mt19937_64& rng);
+  StepLosses run(const StepInput& in, BatchPreparer& preparer, double lr) override;
 
- protected:
-  /// Between backward and the update: nothing for one process.
-  virtual void reduce_gradients() {}
-
+ private:
   Model model_;
   torch::optim::Optimizer& optimizer_;
   const config::Config& config_;
+  std::mt19937_64& rng_;
   int64_t samples_;  ///< invariance samples per step (0 when the model is invariant by construction)
 };
+
+/// The step of a run whose batches are cut into data shards, on one process or several: each owned shard's
+/// part is a forward and backward pass whose gradient is weighted by its network count; the weighted sums,
+/// the losses and the stop requests of all ranks are summed in flat buckets by `collective` (none: this process
+/// owns every shard), divided by the step's total network count, then clipped and applied. The result is the
+/// step on the whole batch, whatever the number of processes. A shard's invariance transforms come from a
+/// generator seeded by (run.seed, step, shard), so they too do not depend on which process owns the shard.
+class ShardedStep : public TrainStep {
+ public:
+  ShardedStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config, Collective* collective,
+              int64_t bucket_bytes = int64_t{4} << 20);
+  StepLosses run(const StepInput& in, BatchPreparer& preparer, double lr) override;
+  /// Seconds spent in the gradient all-reduce so far (for the scaling figures).
+  double reduce_seconds() const { return reduce_seconds_; }
+
+ private:
+  Model model_;
+  torch::optim::Optimizer& optimizer_;
+  const config::Config& config_;
+  Collective* collective_;
+  std::vector<torch::Tensor> params_;
+  std::vector<std::vector<int64_t>> buckets_;  ///< parameter indices per flat bucket
+  int64_t samples_;
+  double reduce_seconds_ = 0;
+};
+
+/// The generator of shard `shard`'s invariance transforms at optimizer step `step`.
+std::mt19937_64 shard_rng(int64_t seed, int64_t step, int64_t shard);
 
 }  // namespace sne::train

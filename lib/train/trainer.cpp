@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "train/state.h"
 #include "train/step.h"
 #include "train/schedule.h"
+#include "train/shards.h"
 #include "zoo/zoo_stream.h"
 
 namespace sne::train {
@@ -81,6 +83,52 @@ Predictions predict_split(Model& model, const config::Config& c, std::shared_ptr
   return p;
 }
 
+// The sharded run's validation: each process predicts the networks of the shards it owns, and an all-reduce of
+// rows placed by network gives every process the whole split, in ascending network order.
+Predictions predict_shards(Model& model, const config::Config& c, std::shared_ptr<const zoo::ZooFile> z,
+                           const std::string& split, const ValueNormalizer& values, const TargetScaler& targets,
+                           const Context& ctx, const ShardPlan& plan, Collective* collective) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  std::vector<int64_t> ids = z->split(split);
+  std::sort(ids.begin(), ids.end());
+  torch::Tensor rows = torch::zeros({static_cast<int64_t>(ids.size()), 3}, torch::kDouble);  // truth, predicted, seen
+  auto* r = rows.data_ptr<double>();
+  BatchPreparer preparer(*z, values, &targets, c.encoder.chunk_size, device_of(ctx));
+  for (int64_t k = 0; k < plan.owned; ++k) {
+    zoo::StreamOptions o = stream_options(c, split, false);
+    o.num_shards = plan.shards;
+    o.shard_index = plan.first + k;
+    zoo::ZooStream stream(z, o);
+    zoo::NetworkBatch b;
+    while (stream.next(b)) {
+      const PreparedBatch pb = preparer.prepare(b);
+      const torch::Tensor host = model->forward(pb.input).to(at::kDouble).cpu();
+      for (int64_t i = 0; i < b.size(); ++i) {
+        const auto at = std::lower_bound(ids.begin(), ids.end(), pb.index[static_cast<std::size_t>(i)]) - ids.begin();
+        r[at * 3] = pb.truth[static_cast<std::size_t>(i)];
+        r[at * 3 + 1] = targets.from_model(host.data_ptr<double>()[i]);
+        r[at * 3 + 2] += 1;
+      }
+    }
+  }
+  if (collective && collective->size() > 1) {
+    std::vector<torch::Tensor> t{rows};
+    collective->allreduce_sum(t);
+  }
+  Predictions p;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (r[i * 3 + 2] != 1)
+      throw std::logic_error("sharded validation predicted network " + std::to_string(ids[i]) + " " +
+                             std::to_string(r[i * 3 + 2]) + " times");
+    p.index.push_back(ids[i]);
+    p.truth.push_back(r[i * 3]);
+    p.predicted.push_back(r[i * 3 + 1]);
+  }
+  model->train();
+  return p;
+}
+
 }  // namespace
 
 namespace {
@@ -132,6 +180,9 @@ void require_same_zoo(const Json& state, const zoo::ZooFile& z, const std::strin
 
 TrainReport train(const TrainRequest& rq, const Context& ctx) {
   const config::Config& c = rq.config;
+  Collective* const col = rq.collective && rq.collective->size() > 1 ? rq.collective : nullptr;
+  const int rank = col ? col->rank() : 0, world = col ? col->size() : 1;
+  const bool writer = rank == 0;  // rank 0 alone writes the run directory
   const fs::path run(rq.run_dir), last = run / "checkpoints" / "last", best_dir = run / "checkpoints" / "best";
   auto z = zoo::ZooFile::open(c.zoo.path);
   require_property(*z, c.task.property);
@@ -159,7 +210,11 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
       throw IoError(rq.run_dir + ": already holds a run; resume it with --resume or choose another --run-dir");
     // The model's shape (input widths of the baselines) comes from the training split.
     st.shape = model_shape(c, *z, c.task.train_split);
+    st.data_shards = c.train.data_shards > 0 ? c.train.data_shards : world;
   }
+  // The data shards are the run's (fixed when it started); the processes are this launch's.
+  const ShardPlan plan = ShardPlan::make(st.data_shards, rank, world, c.zoo.reader.batch_size);
+  st.world_size = world;
   require_readable(c, st.shape, *z, c.task.validation_split);
   torch::manual_seed(c.run.seed);
   Model model = make_model(c, st.shape);
@@ -168,11 +223,22 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   if (rq.resume) {
     load_weights(last.string(), *model, &opt);
   } else {
+    fit_normalizers(c, z, st);  // on every rank: the same data, the same statistics
+    st.best_metric = lower_is_better ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  }
+  if (col) {
+    // Every rank starts from rank 0's weights. This is also the first meeting point: no rank writes before
+    // every rank has checked the run directory above.
+    torch::NoGradGuard no_grad;
+    std::vector<torch::Tensor> tensors;
+    for (auto& p : model->parameters()) tensors.push_back(p.data());
+    for (auto& b : model->buffers()) tensors.push_back(b.data());
+    col->broadcast(tensors, 0);
+  }
+  if (!rq.resume && writer) {
     std::error_code ec;
     fs::create_directories(run / "checkpoints", ec);
     if (ec) throw IoError(rq.run_dir + ": cannot create the run directory (" + ec.message() + ")");
-    fit_normalizers(c, z, st);
-    st.best_metric = lower_is_better ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
     std::ofstream(run / "config.yaml") << config_yaml;
   }
   if (!st.has_best)
@@ -187,6 +253,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   };
   const auto save = [&](const fs::path& where) {
     sync_sums();
+    if (!writer) return;
     Json state = st.to_json(c.task.property, c.zoo.path);
     state.set("zoo_fingerprint", fingerprint);
     save_checkpoint(where.string(), *model, &opt, state, config_yaml);
@@ -195,10 +262,18 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   zoo::StreamOptions train_options = stream_options(c, c.task.train_split, c.zoo.reader.shuffle);
   train_options.subset_fraction = c.task.train_fraction;  // the data-efficiency knob; 1 = the whole split
   train_options.subset_seed = static_cast<uint64_t>(c.run.seed);
-  zoo::ZooStream stream(z, train_options);
+  EpochBatches stream(z, train_options, plan, col);
   BatchPreparer preparer(*z, st.values, &st.targets, c.encoder.chunk_size, dev);
-  LocalStep step(model, opt, c);
-  const int64_t batches = (stream.size() + c.zoo.reader.batch_size - 1) / c.zoo.reader.batch_size;
+  std::unique_ptr<TrainStep> step;
+  ShardedStep* sharded_step = nullptr;
+  if (plan.sharded()) {
+    auto s = std::make_unique<ShardedStep>(model, opt, c, col);
+    sharded_step = s.get();
+    step = std::move(s);
+  } else {
+    step = std::make_unique<LocalStep>(model, opt, c, st.rng);
+  }
+  const int64_t batches = stream.steps_per_epoch();
   TrainReport report;
   const auto t_start = std::chrono::steady_clock::now();
   auto t_shown = t_start - std::chrono::hours(1);
@@ -209,23 +284,39 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     r.networks_trained = networks_seen;
     r.steps = st.step;
     r.best = st.best_record;
+    r.world_size = world;
+    r.reduce_seconds = sharded_step ? sharded_step->reduce_seconds() : 0.0;
+  };
+  const auto meet = [&] {  // the end of a call: no rank leaves while rank 0 may still be writing
+    if (col) col->barrier();
   };
   while (st.epoch < c.train.epochs) {
     // One epoch: the training steps, then validation, model selection, the metrics log and `last`.
     const auto t_epoch = std::chrono::steady_clock::now();
     stream.start_epoch(st.epoch);
-    zoo::NetworkBatch b;
-    for (int64_t k = 0; k < st.batch_in_epoch; ++k) stream.next(b);  // resumed mid-epoch: skip what is trained
+    std::vector<zoo::NetworkBatch> parts;
+    for (int64_t k = 0; k < st.batch_in_epoch; ++k) stream.next(parts);  // resumed mid-epoch: skip what is trained
     model->train();
     auto t_step = std::chrono::steady_clock::now();
-    while (stream.next(b)) {
+    std::vector<PreparedBatch> prepared;
+    while (stream.next(parts)) {
       const double lr = learning_rate(c.train, st.step, c.train.epochs * batches);
-      const PreparedBatch pb = preparer.prepare(b);
-      const StepLosses l = step.run(pb, preparer, lr, st.rng);
+      StepInput in;
+      in.step = st.step;
+      in.stop_requested = rq.stop && rq.stop->load();
+      prepared.clear();
+      prepared.reserve(parts.size());
+      for (std::size_t k = 0; k < parts.size(); ++k) {
+        if (parts[k].size() == 0) continue;
+        prepared.push_back(preparer.prepare(parts[k]));
+        in.shards.push_back(plan.first + static_cast<int64_t>(k));
+        networks_seen += parts[k].size();
+      }
+      for (const auto& pb : prepared) in.parts.push_back(&pb);
+      const StepLosses l = step->run(in, preparer, lr);
       ++st.step;
       ++st.batch_in_epoch;
       ++st.epoch_batches;
-      networks_seen += b.size();
       loss_acc += l.task.to(torch::kDouble);
       inv_acc += l.invariance.to(torch::kDouble);
       const auto t_now = std::chrono::steady_clock::now();
@@ -244,19 +335,24 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
         p.loss = st.epoch_loss_sum / static_cast<double>(st.epoch_batches);
         p.invariance = st.epoch_invariance_sum / static_cast<double>(st.epoch_batches);
         p.lr = lr;
-        p.networks_per_s = static_cast<double>(networks_seen) / std::chrono::duration<double>(t_now - t_start).count();
+        p.networks_per_s = static_cast<double>(networks_seen * world) / std::chrono::duration<double>(t_now - t_start).count();
         rq.on_progress(p);
       }
-      if ((rq.stop && rq.stop->load()) || (rq.stop_after_steps >= 0 && st.step >= rq.stop_after_steps)) {
+      // Several processes stop at the step they agreed on (the step's all-reduce carries the requests).
+      const bool signalled = col ? l.stop : (rq.stop && rq.stop->load());
+      if (signalled || (rq.stop_after_steps >= 0 && st.step >= rq.stop_after_steps)) {
         save(last);
         report.interrupted = true;
         report.epochs_done = st.epoch;
         finish(report);
+        meet();
         return report;
       }
     }
     sync_sums();
-    const Predictions p = predict_split(model, c, z, c.task.validation_split, st.values, st.targets, ctx, 0, 0);
+    const Predictions p =
+        plan.sharded() ? predict_shards(model, c, z, c.task.validation_split, st.values, st.targets, ctx, plan, col)
+                       : predict_split(model, c, z, c.task.validation_split, st.values, st.targets, ctx, 0, 0);
     const auto m = metrics::evaluate(p.predicted, p.truth);
     Json record = Json::object();
     record.set("epoch", static_cast<long long>(st.epoch + 1));
@@ -284,7 +380,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
       ++st.stale_epochs;
     }
     record.set("best", improved);
-    std::ofstream(run / "metrics.jsonl", std::ios::app) << record.dump() << "\n";
+    if (writer) std::ofstream(run / "metrics.jsonl", std::ios::app) << record.dump() << "\n";
     if (rq.on_epoch) rq.on_epoch(record);
     save(last);
     if (c.train.early_stopping_patience > 0 && st.stale_epochs >= c.train.early_stopping_patience) {
@@ -294,6 +390,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   }
   report.epochs_done = st.epoch;
   finish(report);
+  meet();
   return report;
 }
 

@@ -10,6 +10,7 @@
 #include "config/config.h"
 #include "core/json.h"
 #include "runtime/context.h"
+#include "train/collective.h"
 #include "train/model.h"
 #include "train/normalizer.h"
 
@@ -28,6 +29,9 @@ struct TrainRequest {
   int64_t stop_after_steps = -1;             ///< stop (after saving) once this many steps are done in total
   std::function<void(const TrainProgress&)> on_progress;
   std::function<void(const Json&)> on_epoch;  ///< each metrics.jsonl record
+  /// The processes of a data-parallel run (null or size 1: this process alone). Every rank calls train() with
+  /// the same request; rank 0 alone writes the run directory. See train/shards.h for how the data is cut.
+  Collective* collective = nullptr;
 };
 
 struct TrainReport {
@@ -35,7 +39,9 @@ struct TrainReport {
   bool interrupted = false, early_stopped = false;
   Json best;  ///< the best epoch's record
   double train_seconds = 0;      ///< wall time of the training steps in this call (no validation, no resume)
-  int64_t networks_trained = 0;  ///< networks passed through training steps in this call
+  int64_t networks_trained = 0;  ///< networks this process passed through training steps in this call
+  int world_size = 1;
+  double reduce_seconds = 0;     ///< of train_seconds, the time in the gradient all-reduce
 };
 
 TrainReport train(const TrainRequest& request, const Context& ctx);
