@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 
@@ -17,6 +18,7 @@
 #include "distributed/launch.h"
 #include "distributed/process_group.h"
 #include "train/encode.h"
+#include "zoo/embedding_merge.h"
 #include "train/trainer.h"
 #include "zoo/zoo_file.h"
 
@@ -121,7 +123,7 @@ void train_command(const TrainArgs& a) {
 
 struct EvalArgs {
   CommonOptions common;
-  std::string checkpoint, zoo, split = "", json_out, out;
+  std::string checkpoint, zoo, split = "", json_out, out, shard;
   int64_t invariance_samples = 5;
   bool overwrite = false;
 };
@@ -178,18 +180,67 @@ void eval_command(const EvalArgs& a) {
   }
 }
 
+// The shard of a sharded encode: --shard, else a SLURM array task's place in its array, else the rank of a
+// torchrun/srun launch; {0, 1} when none applies.
+train::EncodeShard encode_shard(const std::string& flag) {
+  if (!flag.empty()) {
+    const auto [i, n] = distributed::parse_shard(flag, "--shard");
+    return {i, n};
+  }
+  const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
+  const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+  const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+  if (task && count) {
+    const std::string text = std::to_string(std::atol(task) - (min ? std::atol(min) : 0)) + "/" + count;
+    const auto [i, n] = distributed::parse_shard(text, "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT (an array with steps "
+                                                       "other than 1 needs --shard)");
+    return {i, n};
+  }
+  const distributed::Launch l = distributed::detect_launch();
+  return {l.rank, l.world};
+}
+
 void encode_command(const EvalArgs& a) {
   const Context ctx = start(resolve_config(a.common));
+  const train::EncodeShard shard = encode_shard(a.shard);
+  const std::string out = shard.count > 1 ? zoo::embedding_part_path(a.out, shard.index, shard.count) : a.out;
   auto m = train::load_model(a.checkpoint, ctx);
   auto z = zoo::ZooFile::open(a.zoo);
   std::unique_ptr<Progress> bar;
-  const int64_t n = train::encode_zoo(m, z, a.split, a.out, a.overwrite, ctx, [&](int64_t done, int64_t total) {
-    if (!bar) bar = std::make_unique<Progress>("encode", total, "networks");
+  const std::string label = shard.count > 1 ? "encode " + std::to_string(shard.index) + "/" + std::to_string(shard.count) : "encode";
+  const int64_t n = train::encode_zoo(
+      m, z, a.split, out, a.overwrite, ctx,
+      [&](int64_t done, int64_t total) {
+        if (!bar) bar = std::make_unique<Progress>(label, total, "networks");
+        bar->update(done);
+      },
+      shard);
+  if (bar) bar->finish();
+  std::printf("%s: %lld codes of dimension %lld\n", out.c_str(), static_cast<long long>(n),
+              static_cast<long long>(m.config.encoder.dim));
+  if (shard.count > 1)
+    std::printf("part %d of %d; once all are written: sne encode-merge %s\n", shard.index + 1, shard.count, a.out.c_str());
+}
+
+struct MergeArgs {
+  CommonOptions common;
+  std::string out, zoo;
+  bool overwrite = false, remove_parts = false;
+};
+
+void merge_command(const MergeArgs& a) {
+  start(resolve_config(a.common));
+  // The zoo the parts were encoded from orders the merged rows; the parts' provenance names it.
+  std::string zoo_path = a.zoo;
+  if (zoo_path.empty()) zoo_path = zoo::encoded_zoo_path(a.out);
+  auto z = zoo::ZooFile::open(zoo_path);
+  std::unique_ptr<Progress> bar;
+  const int64_t n = zoo::merge_embedding_parts(a.out, *z, a.overwrite, a.remove_parts, [&](int64_t done, int64_t total) {
+    if (!bar) bar = std::make_unique<Progress>("merge", total, "codes");
     bar->update(done);
   });
   if (bar) bar->finish();
-  std::printf("%s: %lld codes of dimension %lld\n", a.out.c_str(), static_cast<long long>(n),
-              static_cast<long long>(m.config.encoder.dim));
+  std::printf("%s: %lld codes merged from its parts\n", a.out.c_str(), static_cast<long long>(n));
 }
 
 }  // namespace
@@ -230,8 +281,21 @@ void add_train_commands(CLI::App& app) {
   encode_cmd->add_option("-o,--out", n->out, "embeddings file (HDF5)")->required();
   encode_cmd->add_option("--split", n->split, "only this split (default: every network)");
   encode_cmd->add_flag("--overwrite", n->overwrite, "replace an existing output file");
+  encode_cmd->add_option("--shard", n->shard,
+                         "encode only contiguous share I of N (0-based), into OUT.part-I-of-N; default: a SLURM array "
+                         "task's place in its array, or the rank of a torchrun/srun launch; merge with sne encode-merge");
   add_common_options(*encode_cmd, n->common, false);
   encode_cmd->callback([n] { encode_command(*n); });
+
+  auto g = std::make_shared<MergeArgs>();
+  auto* merge_cmd = app.add_subcommand("encode-merge", "merge the parts of a sharded sne encode (OUT.part-I-of-N) into "
+                                                       "OUT, the file an unsharded encode writes");
+  merge_cmd->add_option("out", g->out, "the embeddings file the parts were written for (-o of sne encode)")->required();
+  merge_cmd->add_option("--zoo", g->zoo, "the zoo that was encoded (default: the one the parts name)");
+  merge_cmd->add_flag("--overwrite", g->overwrite, "replace an existing OUT");
+  merge_cmd->add_flag("--remove-parts", g->remove_parts, "delete the parts once OUT is in place");
+  add_common_options(*merge_cmd, g->common, false);
+  merge_cmd->callback([g] { merge_command(*g); });
 }
 
 }  // namespace sne::app

@@ -10,7 +10,7 @@ namespace sne::train {
 
 int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const std::string& split,
                    const std::string& out_path, bool overwrite, const Context& ctx,
-                   const std::function<void(int64_t, int64_t)>& progress) {
+                   const std::function<void(int64_t, int64_t)>& progress, EncodeShard shard) {
   torch::NoGradGuard no_grad;
   require_readable(m.config, m.shape, *z, split);
   m.model->eval();
@@ -19,11 +19,14 @@ int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const 
   o.properties = z->property_names();
   o.batch_size = m.config.zoo.reader.batch_size;
   o.memory_budget_bytes = static_cast<int64_t>(m.config.zoo.reader.memory_budget_mb * (1 << 20));
+  o.shard_index = shard.index;
+  o.num_shards = shard.count;
   zoo::ZooStream stream(z, o);
   Json provenance = Json::object();
   provenance.set("zoo", z->path());
   provenance.set("split", split.empty() ? "all" : split);
   provenance.set("property_predicted", m.config.task.property);
+  if (shard.count > 1) provenance.set("shard", std::to_string(shard.index) + "/" + std::to_string(shard.count));
   zoo::EmbeddingWriter out(out_path, m.config.encoder.dim, o.properties, provenance, overwrite);
   const at::Device dev = ctx.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
   BatchPreparer preparer(*z, m.values, nullptr, m.config.encoder.chunk_size, dev);

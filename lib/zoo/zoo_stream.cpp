@@ -299,7 +299,9 @@ ZooStream::ZooStream(std::shared_ptr<const ZooFile> file, StreamOptions options)
     const auto i = static_cast<std::size_t>(selection_[static_cast<std::size_t>(pos)]);
     return std::make_pair(net_arch[i], net_row[i]);
   };
-  std::sort(by_row.begin(), by_row.end(), [&](int64_t a, int64_t b) { return key(a) < key(b); });
+  std::sort(by_row.begin(), by_row.end(), [&](int64_t a, int64_t b) {
+    return delivered_before(*file_, selection_[static_cast<std::size_t>(a)], selection_[static_cast<std::size_t>(b)]);
+  });
   for (int64_t pos : by_row) {
     const auto [arch, row] = key(pos);
     const auto ua = static_cast<std::size_t>(arch);
@@ -331,6 +333,13 @@ void ZooStream::start_epoch(int64_t epoch) { impl_->start(epoch); }
 bool ZooStream::next(NetworkBatch& batch) {
   if (impl_->order.empty()) impl_->start(0);  // first use: epoch 0
   return impl_->next(batch);
+}
+
+bool delivered_before(const ZooFile& file, int64_t a, int64_t b) {
+  const auto& arch = file.network_architecture();
+  const auto& row = file.network_row();
+  const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
+  return std::make_pair(arch[ua], row[ua]) < std::make_pair(arch[ub], row[ub]);
 }
 
 std::vector<int64_t> subset_of(const std::vector<int64_t>& ids, double fraction, uint64_t seed) {

@@ -34,6 +34,9 @@ struct StreamOptions {
 /// depends only on (ids, fraction, seed), and a smaller fraction's subset is contained in a larger one's.
 std::vector<int64_t> subset_of(const std::vector<int64_t>& ids, double fraction, uint64_t seed);
 
+/// The order an unshuffled stream delivers networks in: by architecture, then by row in the file.
+bool delivered_before(const ZooFile& file, int64_t a, int64_t b);
+
 /// A batch of networks, possibly of different architectures.
 struct NetworkBatch {
   std::vector<int64_t> index;     ///< network index in the file, [n]
