@@ -47,15 +47,14 @@ std::string first_host(const std::string& nodelist) {
 
 std::pair<int, int> parse_shard(const std::string& text, const std::string& what) {
   const auto slash = text.find('/');
-  const auto bad = [&] { return UsageError(what + " '" + text + "': expected i/n with 0 <= i < n, e.g. 0/4"); };
-  if (slash == std::string::npos) throw bad();
-  char* end = nullptr;
-  const long i = std::strtol(text.c_str(), &end, 10);
-  if (end != text.c_str() + slash) throw bad();
-  const char* rest = text.c_str() + slash + 1;
-  const long n = std::strtol(rest, &end, 10);
-  if (*rest == '\0' || *end != '\0' || n < 1 || n > 1000000 || i < 0 || i >= n) throw bad();
-  return {static_cast<int>(i), static_cast<int>(n)};
+  const auto digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 7 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (slash == std::string::npos || !digits(text.substr(0, slash)) || !digits(text.substr(slash + 1)))
+    throw UsageError(what + " '" + text + "': expected I/N with 0 <= I < N, e.g. 0/4");
+  const int i = std::stoi(text.substr(0, slash)), n = std::stoi(text.substr(slash + 1));
+  if (n < 1 || i >= n) throw UsageError(what + " '" + text + "': expected I/N with 0 <= I < N, e.g. 0/4");
+  return {i, n};
 }
 
 Launch detect_launch(const std::function<const char*(const char*)>& env_in) {
@@ -74,6 +73,9 @@ Launch detect_launch(const std::function<const char*(const char*)>& env_in) {
     l.local_rank = env("LOCAL_RANK").empty() ? l.rank : static_cast<int>(to_integer("LOCAL_RANK", env("LOCAL_RANK"), 0, kMaxWorld));
     if (!env("MASTER_ADDR").empty()) l.master_addr = env("MASTER_ADDR");
     if (!env("MASTER_PORT").empty()) l.master_port = static_cast<int>(to_integer("MASTER_PORT", env("MASTER_PORT"), 1, 65535));
+    l.agent_store = env("TORCHELASTIC_USE_AGENT_STORE") == "True";
+    if (!env("TORCHELASTIC_RESTART_COUNT").empty())
+      l.restart_attempt = static_cast<int>(to_integer("TORCHELASTIC_RESTART_COUNT", env("TORCHELASTIC_RESTART_COUNT"), 0, kMaxWorld));
     if (env("LOCAL_WORLD_SIZE").empty()) {
       l.single_node = is_loopback(l.master_addr);
       l.local_world = l.single_node ? l.world : 1;

@@ -15,6 +15,10 @@ struct Launch {
   int master_port = 29500;
   bool single_node = true;  ///< every rank on this host: Gloo binds the loopback address
   std::string source = "none";  ///< "torchrun" | "slurm" | "none"
+  /// torchrun's agent already serves the store at MASTER_ADDR:MASTER_PORT (TORCHELASTIC_USE_AGENT_STORE): every
+  /// rank connects to it as a client, under the prefix of this restart attempt.
+  bool agent_store = false;
+  int restart_attempt = 0;
   bool distributed() const { return world > 1; }
 };
 

@@ -27,11 +27,12 @@ class GlooCollective : public train::Collective {
     try {
       c10d::TCPStoreOptions so;
       so.port = static_cast<std::uint16_t>(l.master_port);
-      so.isServer = l.rank == 0;
-      so.numWorkers = static_cast<std::size_t>(l.world);
-      so.waitWorkers = true;
+      so.isServer = l.rank == 0 && !l.agent_store;
+      if (!l.agent_store) so.numWorkers = static_cast<std::size_t>(l.world);
+      so.waitWorkers = !l.agent_store;  // with torchrun's store, the process group's own rendezvous waits
       so.timeout = o.timeout;
-      store_ = c10::make_intrusive<c10d::TCPStore>(l.master_addr, so);
+      tcp_ = c10::make_intrusive<c10d::TCPStore>(l.master_addr, so);
+      store_ = c10::make_intrusive<c10d::PrefixStore>("/sne/attempt_" + std::to_string(l.restart_attempt), tcp_);
     } catch (const std::exception& e) {
       throw DistributedError(prefix() + "the " + std::to_string(l.world) + " processes did not all meet at the store " +
                              where + " within " + std::to_string(o.timeout.count()) +
@@ -50,7 +51,11 @@ class GlooCollective : public train::Collective {
       pg_ = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("gloo", store_),
                                                          l.rank, l.world, po);
     } catch (const std::exception& e) {
-      throw DistributedError(prefix() + "cannot set up the Gloo process group: " + first_line(e.what()));
+      throw DistributedError(prefix() + "the " + std::to_string(l.world) +
+                             " processes did not all meet in the Gloo process group within " +
+                             std::to_string(o.timeout.count()) + " s (check that every rank started; across hosts, "
+                             "set GLOO_SOCKET_IFNAME to the interface the hosts reach each other on): " +
+                             first_line(e.what()));
     }
     // Heartbeats on a connection of their own: a failed collective can then tell a dead or hung rank.
     try {
@@ -59,7 +64,8 @@ class GlooCollective : public train::Collective {
       so.isServer = false;
       so.waitWorkers = false;
       so.timeout = std::chrono::seconds(5);
-      beat_store_ = c10::make_intrusive<c10d::TCPStore>(l.master_addr, so);
+      beat_tcp_ = c10::make_intrusive<c10d::TCPStore>(l.master_addr, so);
+      beat_store_ = c10::make_intrusive<c10d::PrefixStore>("/sne/attempt_" + std::to_string(l.restart_attempt), beat_tcp_);
       beat_store_->set(heartbeat_key(l.rank), std::vector<uint8_t>{'0'});
     } catch (const std::exception& e) {
       throw DistributedError(prefix() + "cannot open the heartbeat connection to " + where + ": " + first_line(e.what()));
@@ -158,8 +164,9 @@ class GlooCollective : public train::Collective {
       std::this_thread::sleep_for(3 * kBeat + std::chrono::milliseconds(500));
       read_all(after);
     } catch (const std::exception&) {
-      return "rank 0 (which serves the store at " + launch_.master_addr + ":" + std::to_string(launch_.master_port) +
-             ") is gone: killed, crashed or unreachable";
+      const std::string where = launch_.master_addr + ":" + std::to_string(launch_.master_port);
+      return launch_.agent_store ? "the store at " + where + " (torchrun's agent) is gone"
+                                 : "rank 0 (which serves the store at " + where + ") is gone: killed, crashed or unreachable";
     }
     std::string stale;
     for (const auto& [r, v] : before)
@@ -170,7 +177,8 @@ class GlooCollective : public train::Collective {
 
   Launch launch_;
   ConnectOptions options_;
-  c10::intrusive_ptr<c10d::TCPStore> store_, beat_store_;
+  c10::intrusive_ptr<c10d::TCPStore> tcp_, beat_tcp_;
+  c10::intrusive_ptr<c10d::Store> store_, beat_store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg_;
   std::thread beat_thread_;
   std::mutex mu_, store_mu_;
