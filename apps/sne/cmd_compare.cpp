@@ -145,7 +145,10 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--invariance-samples", a->invariance_samples, "symmetry transforms per network in the test")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->callback([a] { compare_command(*a); });
+  cmd->callback([a] {
+    require_one_process("compare");
+    compare_command(*a);
+  });
 }
 
 }  // namespace sne::app

@@ -112,6 +112,7 @@ void add_generator(CLI::App& generate, const std::string& name, const std::strin
     cmd->add_option("--" + flag, a->recipe.back().second, s.help + " (default " + s.default_text + ")");
   }
   cmd->callback([a, name] {
+    require_one_process("zoo generate " + name);
     CommonOptions c = a->common;
     for (const auto& [key, value] : a->recipe)
       if (!value.empty()) c.sets.push_back(key + "=" + value);

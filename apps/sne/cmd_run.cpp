@@ -70,7 +70,10 @@ void add_run_command(CLI::App& app) {
              "complete its zoo with zoo.generator, validate and summarise it, then train (or resume) in run.dir "
              "and evaluate on the test split next to the mean predictor");
   add_common_options(*cmd, *o, true);
-  cmd->callback([o] { run(*o); });
+  cmd->callback([o] {
+    require_one_process("run");
+    run(*o);
+  });
 }
 
 }  // namespace sne::app

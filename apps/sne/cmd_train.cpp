@@ -113,9 +113,15 @@ void train_command(const TrainArgs& a) {
     throw Error(e.kind(), "rank " + std::to_string(launch.rank) + " of " + std::to_string(launch.world) + ": " + e.what());
   }
   if (launch.rank != 0) return;
-  if (collective)
-    spdlog::info("data-parallel: {:.1f} s of {:.1f} s of training steps in the gradient all-reduce",
-                 report.reduce_seconds, report.train_seconds);
+  if (report.train_seconds > 0) {
+    const auto networks = static_cast<double>(report.networks_trained);
+    spdlog::info("training steps: {:.0f} networks in {:.2f} s, {:.1f} networks/s{}", networks, report.train_seconds,
+                 networks / report.train_seconds,
+                 collective ? fmt::format(" on {} processes; gradient all-reduce {:.2f} s ({:.1f} % of the steps)",
+                                          report.world_size, report.reduce_seconds,
+                                          100 * report.reduce_seconds / report.train_seconds)
+                            : std::string());
+  }
   std::printf("%s: %lld epochs, %lld steps%s; best: %s\n", a.run_dir.c_str(),
               static_cast<long long>(report.epochs_done), static_cast<long long>(report.steps),
               report.early_stopped ? " (early stop)" : "", report.best.dump().c_str());
@@ -272,7 +278,10 @@ void add_train_commands(CLI::App& app) {
   eval_cmd->add_option("--invariance-samples", e->invariance_samples, "symmetry transforms per network")
       ->check(CLI::NonNegativeNumber);
   add_common_options(*eval_cmd, e->common, false);
-  eval_cmd->callback([e] { eval_command(*e); });
+  eval_cmd->callback([e] {
+    require_one_process("eval");
+    eval_command(*e);
+  });
 
   auto n = std::make_shared<EvalArgs>();
   auto* encode_cmd = app.add_subcommand("encode", "write the code z of every network of a zoo (streamed)");
@@ -295,7 +304,10 @@ void add_train_commands(CLI::App& app) {
   merge_cmd->add_flag("--overwrite", g->overwrite, "replace an existing OUT");
   merge_cmd->add_flag("--remove-parts", g->remove_parts, "delete the parts once OUT is in place");
   add_common_options(*merge_cmd, g->common, false);
-  merge_cmd->callback([g] { merge_command(*g); });
+  merge_cmd->callback([g] {
+    require_one_process("encode-merge");
+    merge_command(*g);
+  });
 }
 
 }  // namespace sne::app

@@ -189,7 +189,10 @@ void add_transfer_command(CLI::App& app) {
   cmd->add_option("--invariance-samples", a->invariance_samples, "symmetry transforms per network in each evaluation")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->callback([a] { transfer_command(*a); });
+  cmd->callback([a] {
+    require_one_process("transfer");
+    transfer_command(*a);
+  });
 }
 
 }  // namespace sne::app

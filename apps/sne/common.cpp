@@ -1,5 +1,8 @@
 #include "common.h"
 
+#include "core/error.h"
+#include "distributed/launch.h"
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -28,6 +31,14 @@ config::Config resolve_config(const CommonOptions& o, bool use_embedded_default)
   if (!o.device.empty()) overrides.push_back("run.device=" + o.device);
   if (!o.log_level.empty()) overrides.push_back("run.log_level=" + o.log_level);
   return config::resolve(sources, overrides);
+}
+
+void require_one_process(const std::string& command) {
+  const distributed::Launch l = distributed::detect_launch();
+  if (l.distributed())
+    throw UsageError("sne " + command + " runs as one process, but the " + l.source + " variables start " +
+                     std::to_string(l.world) + " of it (rank " + std::to_string(l.rank) +
+                     "); train data-parallel with sne train, shard encoding with sne encode --shard");
 }
 
 Context start(const config::Config& c) {

@@ -35,6 +35,10 @@ void add_common_options(CLI::App& cmd, CommonOptions& o, bool with_config_files)
 /// defaults < embedded default (when no file is given and `use_embedded`) < files < --set < flags.
 config::Config resolve_config(const CommonOptions& o, bool use_embedded_default = false);
 
+/// UsageError when a launcher (torchrun, srun) started this command in several processes: only `sne train` trains
+/// data-parallel and `sne encode` shards; the others would each do the whole job and write the same files.
+void require_one_process(const std::string& command);
+
 /// Applies the log level and builds the execution context.
 Context start(const config::Config& c);
 

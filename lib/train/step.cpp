@@ -58,7 +58,7 @@ StepLosses LocalStep::run(const StepInput& in, BatchPreparer& preparer, double l
   loss.backward();
   if (config_.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), config_.train.grad_clip);
   optimizer_.step();
-  return {task.detach(), inv.detach(), in.stop_requested};
+  return {task.detach(), inv.detach(), in.stop_requested, static_cast<int64_t>(batch.archs.size())};
 }
 
 std::mt19937_64 shard_rng(int64_t seed, int64_t step, int64_t shard) {
@@ -150,7 +150,8 @@ StepLosses ShardedStep::run(const StepInput& in, BatchPreparer& preparer, double
   if (config_.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params_, config_.train.grad_clip);
   optimizer_.step();
   const torch::Tensor reduced = flat.back();
-  return {(reduced[0] / total).to(torch::kFloat), (reduced[1] / total).to(torch::kFloat), scalars[3].item<double>() > 0};
+  return {(reduced[0] / total).to(torch::kFloat), (reduced[1] / total).to(torch::kFloat), scalars[3].item<double>() > 0,
+          static_cast<int64_t>(total)};
 }
 
 }  // namespace sne::train

@@ -24,6 +24,7 @@ std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, co
 struct StepLosses {
   torch::Tensor task, invariance;
   bool stop = false;
+  int64_t networks = 0;  ///< in the step's whole batch, over every rank
 };
 
 /// One step's data as this process sees it: one prepared batch per data shard it owns (a shard whose epoch has

@@ -310,10 +310,10 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
         if (parts[k].size() == 0) continue;
         prepared.push_back(preparer.prepare(parts[k]));
         in.shards.push_back(plan.first + static_cast<int64_t>(k));
-        networks_seen += parts[k].size();
       }
       for (const auto& pb : prepared) in.parts.push_back(&pb);
       const StepLosses l = step->run(in, preparer, lr);
+      networks_seen += l.networks;
       ++st.step;
       ++st.batch_in_epoch;
       ++st.epoch_batches;
@@ -335,7 +335,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
         p.loss = st.epoch_loss_sum / static_cast<double>(st.epoch_batches);
         p.invariance = st.epoch_invariance_sum / static_cast<double>(st.epoch_batches);
         p.lr = lr;
-        p.networks_per_s = static_cast<double>(networks_seen * world) / std::chrono::duration<double>(t_now - t_start).count();
+        p.networks_per_s = static_cast<double>(networks_seen) / std::chrono::duration<double>(t_now - t_start).count();
         rq.on_progress(p);
       }
       // Several processes stop at the step they agreed on (the step's all-reduce carries the requests).

@@ -39,7 +39,7 @@ struct TrainReport {
   bool interrupted = false, early_stopped = false;
   Json best;  ///< the best epoch's record
   double train_seconds = 0;      ///< wall time of the training steps in this call (no validation, no resume)
-  int64_t networks_trained = 0;  ///< networks this process passed through training steps in this call
+  int64_t networks_trained = 0;  ///< networks passed through training steps in this call, on every rank together
   int world_size = 1;
   double reduce_seconds = 0;     ///< of train_seconds, the time in the gradient all-reduce
 };

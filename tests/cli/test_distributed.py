@@ -198,6 +198,10 @@ class DataParallelTest(unittest.TestCase):
         r = subprocess.run([SNE, "train", self.config, "--run-dir", os.path.join(self.dir, "x")], env=env,
                            capture_output=True, text=True, timeout=60)
         self.assertFailed((r.returncode, r.stdout, r.stderr), 2, "RANK='5'")
+        # The other commands run as one process: started as several, they would each write the same outputs.
+        r = subprocess.run([SNE, "eval", os.path.join(self.one, "checkpoints/best")], env=rank_env(0, 2, free_port()),
+                           capture_output=True, text=True, timeout=60)
+        self.assertFailed((r.returncode, r.stdout, r.stderr), 2, "sne eval runs as one process", "start 2 of it")
         r = subprocess.run([SNE, "train", self.config, "--run-dir", os.path.join(self.dir, "y"), "--set",
                             "train.data_shards=3"], capture_output=True, text=True, timeout=60)
         self.assertFailed((r.returncode, r.stdout, r.stderr), 2, "zoo.reader.batch_size (8) must be a multiple of "
