@@ -10,6 +10,8 @@ Rows (the same config, seed and global batch in each):
   1 process x T/2 threads        what one of the two processes below would do alone
   1 process x T threads, 2 shards   the sharded step alone (two half batches, no communication)
   2 processes x T/2 threads      data-parallel, 2 shards: the same cores as the first row, split in two
+  ... one 64 MiB bucket          the same, with the whole gradient reduced after the backward pass (no overlap)
+The wait column is the time a step waits after its backward pass: for the all-reduce, and for the slower rank.
 """
 import argparse
 import json
@@ -32,10 +34,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def run(sne, config, run_dir, world, threads, shards, epochs, extra):
+def run(sne, config, run_dir, world, threads, shards, epochs, extra, bucket_kb=None):
     shutil.rmtree(run_dir, ignore_errors=True)
     args = [sne, "train", config, "--run-dir", run_dir, "--threads", str(threads), "--set", f"train.epochs={epochs}",
             "--set", f"train.data_shards={shards}", "--log-level", "info", *extra]
+    if bucket_kb:
+        args += ["--dist-bucket-kb", str(bucket_kb)]
     port = free_port()
     procs = []
     for r in range(world):
@@ -57,6 +61,30 @@ def run(sne, config, run_dir, world, threads, shards, epochs, extra):
             "reduce": float(m.group(5) or 0), "steps": steps}
 
 
+ALLREDUCE = r"""
+import os, sys, time, torch, torch.distributed as dist
+dist.init_process_group("gloo", rank=int(sys.argv[1]), world_size=2, init_method="tcp://127.0.0.1:" + sys.argv[2])
+t = torch.zeros(int(sys.argv[3]))
+times = []
+for _ in range(60):
+    dist.barrier()
+    t0 = time.perf_counter()
+    dist.all_reduce(t)
+    times.append(time.perf_counter() - t0)
+if dist.get_rank() == 0:
+    print(sorted(times[10:])[len(times[10:]) // 2])
+"""
+
+
+def allreduce_ms(numel):
+    """The median time of one all-reduce of `numel` floats between 2 processes (torch.distributed, Gloo)."""
+    port = str(free_port())
+    procs = [subprocess.Popen([sys.executable, "-c", ALLREDUCE, str(r), port, str(numel)], stdout=subprocess.PIPE,
+                              text=True) for r in range(2)]
+    out = [p.communicate()[0] for p in procs]
+    return 1000 * float(out[0])
+
+
 def parameters(run_dir):
     import torch
     sd = torch.jit.load(os.path.join(run_dir, "checkpoints/last/model.pt")).state_dict()
@@ -69,35 +97,46 @@ def main():
     ap.add_argument("--config", default=os.path.join(ROOT, "configs/default.yaml"))
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="cores in all (default: all)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per row, alternating; the median is shown")
     ap.add_argument("--out", required=True)
     ap.add_argument("--set", action="append", default=[], help="extra --set for every run")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     extra = [x for s in a.set for x in ("--set", s)]
     t = a.threads
+    half = max(1, t // 2)
     rows = [
-        (f"1 process x {t} threads", 1, t, 1),
-        (f"1 process x {max(1, t // 2)} threads", 1, max(1, t // 2), 1),
-        (f"1 process x {t} threads, 2 shards", 1, t, 2),
-        (f"2 processes x {max(1, t // 2)} threads", 2, max(1, t // 2), 2),
+        (f"1 process x {t} threads", 1, t, 1, None),
+        (f"1 process x {half} threads", 1, half, 1, None),
+        (f"1 process x {t} threads, 2 shards", 1, t, 2, None),
+        (f"2 processes x {half} threads", 2, half, 2, None),
+        (f"2 processes x {half}, one 64 MiB bucket", 2, half, 2, 65536),
     ]
+    runs = {name: [] for name, *_ in rows}
+    for rep in range(a.repeat):  # the rows alternate, so a slow spell of the machine hits every row alike
+        for name, world, threads, shards, bucket in rows:
+            runs[name].append(run(a.sne, a.config, os.path.join(a.out, f"w{world}s{shards}b{bucket or 0}"), world,
+                                  threads, shards, a.epochs, extra, bucket))
     results = []
-    for name, world, threads, shards in rows:
-        r = run(a.sne, a.config, os.path.join(a.out, f"w{world}s{shards}"), world, threads, shards, a.epochs, extra)
+    for name, *_ in rows:
+        rs = sorted(runs[name], key=lambda r: r["rate"])
+        r = rs[len(rs) // 2]  # the median run
         results.append((name, r))
-        print(f"{name:34s} {r['rate']:8.1f} networks/s  {1000 * r['seconds'] / r['steps']:7.1f} ms/step  "
-              f"all-reduce {1000 * r['reduce'] / r['steps']:6.2f} ms/step ({100 * r['reduce'] / r['seconds']:4.1f} %)",
-              flush=True)
+        rates = ", ".join("%.1f" % x["rate"] for x in runs[name])
+        spread = f" (runs: {rates})" if a.repeat > 1 else ""
+        print(f"{name:38s} {r['rate']:8.1f} networks/s  {1000 * r['seconds'] / r['steps']:7.1f} ms/step  "
+              f"all-reduce wait {1000 * r['reduce'] / r['steps']:6.2f} ms/step ({100 * r['reduce'] / r['seconds']:4.1f} %)"
+              + spread, flush=True)
     base = results[0][1]["rate"]
     print("\nratios to the first row: " + ", ".join(f"{n}: {r['rate'] / base:.2f}x" for n, r in results[1:]))
-    n_params = parameters(os.path.join(a.out, "w1s1"))
+    n_params = parameters(os.path.join(a.out, "w1s1b0"))
     grad_mb = 4 * n_params / 1e6
     dp = results[3][1]
+    alone_ms = allreduce_ms(n_params)
     print(f"adding a process: {dp['rate'] / results[1][1]['rate']:.2f}x the networks/s of one process with the same "
           "threads per process")
-    per_step_ms = 1000 * dp["reduce"] / dp["steps"]
-    print(f"\nmodel: {n_params} parameters, {grad_mb:.2f} MB of float32 gradients per step; measured all-reduce of it "
-          f"between 2 processes on loopback: {per_step_ms:.2f} ms per step")
+    print(f"\nmodel: {n_params} parameters, {grad_mb:.2f} MB of float32 gradients per step; one all-reduce of it "
+          f"between 2 processes on loopback (torch.distributed, Gloo, nothing else running): {alone_ms:.2f} ms")
     print("\nprojection, ring all-reduce over W = 8 x N GPUs: each GPU sends and receives 2 (W - 1) / W x "
           f"{grad_mb:.2f} MB per step; time = that / link bandwidth + 2 (W - 1) x latency (5 us a hop)")
     print(f"{'nodes':>5s} {'W':>4s} " + " ".join(f"{bw:>12s}" for bw in ("25 Gb/s", "100 Gb/s", "400 Gb/s")))

@@ -31,12 +31,13 @@ struct TrainArgs {
   bool resume = false;
   std::string dist_backend = "gloo";
   int64_t dist_timeout_s = 300;
+  int64_t dist_bucket_kb = 256;
 };
 
 }  // namespace
 
 train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx,
-                                train::Collective* collective) {
+                                train::Collective* collective, int64_t bucket_bytes) {
   const bool shows = !collective || collective->rank() == 0;  // rank 0 speaks for a data-parallel run
   if (shows)
     spdlog::info("training on {} ({} -> {}), run directory {}{}", cfg.zoo.path, cfg.task.train_split,
@@ -47,6 +48,7 @@ train::TrainReport run_training(const config::Config& cfg, const std::string& ru
   rq.resume = resume;
   rq.stop = install_stop_handlers();
   rq.collective = collective;
+  rq.bucket_bytes = bucket_bytes;
   std::unique_ptr<Progress> bar;
   if (shows) rq.on_progress = [&](const train::TrainProgress& p) {
     if (!bar || p.batch == 1)
@@ -105,7 +107,7 @@ void train_command(const TrainArgs& a) {
   spdlog::info("runtime: {}", describe_runtime(ctx));
   train::TrainReport report;
   try {
-    report = run_training(cfg, a.run_dir, a.resume, ctx, collective.get());
+    report = run_training(cfg, a.run_dir, a.resume, ctx, collective.get(), a.dist_bucket_kb << 10);
   } catch (const DistributedError&) {
     throw;
   } catch (const Error& e) {
@@ -265,6 +267,11 @@ void add_train_commands(CLI::App& app) {
                         "data-parallel runs: seconds to wait for the other processes, at the start and in every "
                         "collective, before failing with exit 6")
       ->check(CLI::Range(int64_t{1}, int64_t{86400}))
+      ->capture_default_str();
+  train_cmd->add_option("--dist-bucket-kb", t->dist_bucket_kb,
+                        "data-parallel runs: KiB of gradients per all-reduce bucket; a bucket's all-reduce starts "
+                        "during the backward pass once its gradients are final (the result does not depend on it)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 22))
       ->capture_default_str();
   train_cmd->callback([t] { train_command(*t); });
 

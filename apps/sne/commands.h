@@ -25,7 +25,7 @@ void build_zoo(const config::Config& cfg, const Context& ctx, const std::string&
 /// Trains (or resumes) with progress display; throws Interrupted after saving when a signal stops it.
 /// `collective`: the processes of a data-parallel `sne train` (null: this process alone).
 train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx,
-                                train::Collective* collective = nullptr);
+                                train::Collective* collective = nullptr, int64_t bucket_bytes = int64_t{256} << 10);
 /// Metrics of a checkpoint on a zoo split as JSON ("" = the training defaults), with the model and its size.
 Json evaluate_checkpoint(const std::string& checkpoint, const std::string& zoo, const std::string& split,
                          int64_t invariance_samples, const Context& ctx);

@@ -98,6 +98,22 @@ class GlooCollective : public train::Collective {
     });
   }
 
+  std::unique_ptr<Pending> start_allreduce_sum(at::Tensor tensor) override {
+    struct Work : Pending {
+      GlooCollective* self;
+      std::vector<at::Tensor> list;
+      c10::intrusive_ptr<c10d::Work> work;
+      void wait() override {
+        self->guarded("all-reduce", [&] { work->wait(); });
+      }
+    };
+    auto w = std::make_unique<Work>();
+    w->self = this;
+    w->list = {std::move(tensor)};
+    guarded("all-reduce", [&] { w->work = pg_->allreduce(w->list); });
+    return w;
+  }
+
   void broadcast(std::vector<at::Tensor>& tensors, int root) override {
     guarded("broadcast", [&] {
       c10d::BroadcastOptions bo;

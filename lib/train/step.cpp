@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+
 #include <chrono>
 #include <stdexcept>
 
@@ -81,8 +83,10 @@ ShardedStep::ShardedStep(Model model, torch::optim::Optimizer& optimizer, const 
   // Buckets in reverse parameter order, the order in which the backward pass finishes the gradients.
   std::vector<int64_t> bucket;
   int64_t bytes = 0;
+  bucket_of_.assign(params_.size(), 0);
   for (auto i = static_cast<int64_t>(params_.size()) - 1; i >= 0; --i) {
     bucket.push_back(i);
+    bucket_of_[static_cast<std::size_t>(i)] = buckets_.size();
     bytes += params_[static_cast<std::size_t>(i)].numel() * params_[static_cast<std::size_t>(i)].element_size();
     if (bytes >= bucket_bytes) {
       buckets_.push_back(std::move(bucket));
@@ -91,6 +95,45 @@ ShardedStep::ShardedStep(Model model, torch::optim::Optimizer& optimizer, const 
     }
   }
   if (!bucket.empty()) buckets_.push_back(std::move(bucket));
+  if (collective_ && collective_->size() > 1) {
+    // The accumulator of each parameter's gradient calls back once that gradient is summed for this pass;
+    // holding the accumulators keeps the hooks alive between steps.
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      auto acc = torch::autograd::impl::grad_accumulator(params_[i]);
+      hooks_.push_back(acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+          [this, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
+            if (armed_) gradient_ready(i);
+            return outputs;
+          })));
+      accumulators_.push_back(std::move(acc));
+    }
+  }
+}
+
+ShardedStep::~ShardedStep() {
+  for (std::size_t i = 0; i < accumulators_.size(); ++i) accumulators_[i]->del_post_hook(hooks_[i]);
+}
+
+void ShardedStep::gradient_ready(std::size_t param) {
+  if (++ready_[bucket_of_[param]] == static_cast<int64_t>(buckets_[bucket_of_[param]].size())) launch_ready_buckets();
+}
+
+void ShardedStep::launch_ready_buckets() {
+  // Strictly in bucket order: every rank must start the same collectives in the same order, whatever order its
+  // own backward pass finished the gradients in.
+  while (next_launch_ < buckets_.size() &&
+         ready_[next_launch_] == static_cast<int64_t>(buckets_[next_launch_].size()))
+    launch(next_launch_++);
+}
+
+void ShardedStep::launch(std::size_t k) {
+  std::vector<torch::Tensor> pieces;
+  for (const int64_t i : buckets_[k]) {
+    const torch::Tensor& p = params_[static_cast<std::size_t>(i)];
+    pieces.push_back(p.grad().defined() ? p.grad().reshape(-1) : torch::zeros({p.numel()}, p.options()));
+  }
+  flat_[k] = torch::cat(pieces);
+  if (collective_ && collective_->size() > 1) pending_[k] = collective_->start_allreduce_sum(flat_[k]);
 }
 
 StepLosses ShardedStep::run(const StepInput& in, BatchPreparer& preparer, double lr) {
@@ -99,8 +142,16 @@ StepLosses ShardedStep::run(const StepInput& in, BatchPreparer& preparer, double
   const auto dopts = torch::TensorOptions().dtype(torch::kDouble).device(params_.at(0).device());
   torch::Tensor task_sum = torch::zeros({}, dopts), inv_sum = torch::zeros({}, dopts);
   double count = 0;
+  ready_.assign(buckets_.size(), 0);
+  next_launch_ = 0;
+  flat_.assign(buckets_.size() + 1, torch::Tensor());
+  pending_.clear();
+  pending_.resize(buckets_.size() + 1);
   // Each part's loss weighted by its network count: the gradients accumulate to the sum over this process's
   // networks, which the all-reduce makes the sum over the step's whole batch.
+  std::size_t last = in.parts.size();
+  for (std::size_t k = 0; k < in.parts.size(); ++k)
+    if (!in.parts[k]->archs.empty()) last = k;
   for (std::size_t k = 0; k < in.parts.size(); ++k) {
     const PreparedBatch& b = *in.parts[k];
     const auto n = static_cast<double>(b.archs.size());
@@ -108,34 +159,30 @@ StepLosses ShardedStep::run(const StepInput& in, BatchPreparer& preparer, double
     std::mt19937_64 rng = shard_rng(config_.run.seed, in.step, in.shards.at(k));
     auto [out, inv] = forward_with_invariance(model_, b, preparer, samples_, rng);
     const torch::Tensor task = task_loss(config_, out, b.target);
+    armed_ = k == last;  // the gradients are final only in the last part's backward pass
     ((task + config_.train.invariance_weight * inv) * n).backward();
+    armed_ = false;
     task_sum += task.detach().to(torch::kDouble) * n;
     inv_sum += inv.detach().to(torch::kDouble) * n;
     count += n;
   }
-  // Flat buckets of the gradient sums, and one of the scalars: the loss sums, the network count, the stop votes.
-  std::vector<torch::Tensor> flat;
-  flat.reserve(buckets_.size() + 1);
-  for (const auto& bucket : buckets_) {
-    std::vector<torch::Tensor> pieces;
-    for (const int64_t i : bucket) {
-      const torch::Tensor& p = params_[static_cast<std::size_t>(i)];
-      pieces.push_back(p.grad().defined() ? p.grad().reshape(-1) : torch::zeros({p.numel()}, p.options()));
-    }
-    flat.push_back(torch::cat(pieces));
-  }
-  flat.push_back(torch::stack({task_sum, inv_sum, torch::full({}, count, dopts),
-                               torch::full({}, in.stop_requested ? 1.0 : 0.0, dopts)}));
+  // What the backward pass did not start: buckets of parameters without a gradient in this step, and the
+  // scalars (the loss sums, the network count, the stop votes).
+  for (std::size_t k = 0; k < buckets_.size(); ++k) ready_[k] = static_cast<int64_t>(buckets_[k].size());
+  launch_ready_buckets();
+  flat_.back() = torch::stack({task_sum, inv_sum, torch::full({}, count, dopts),
+                               torch::full({}, in.stop_requested ? 1.0 : 0.0, dopts)});
   if (collective_ && collective_->size() > 1) {
+    pending_.back() = collective_->start_allreduce_sum(flat_.back());
     const auto t0 = std::chrono::steady_clock::now();
-    collective_->allreduce_sum(flat);
+    for (auto& p : pending_) p->wait();
     reduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  const torch::Tensor scalars = flat.back().cpu();
+  const torch::Tensor scalars = flat_.back().cpu();
   const double total = scalars[2].item<double>();
   if (total <= 0) throw std::logic_error("a data-parallel step with no network on any rank");
   for (std::size_t k = 0; k < buckets_.size(); ++k) {
-    const torch::Tensor mean = flat[k] / total;
+    const torch::Tensor mean = flat_[k] / total;
     int64_t at = 0;
     for (const int64_t i : buckets_[k]) {
       torch::Tensor p = params_[static_cast<std::size_t>(i)];
@@ -149,7 +196,7 @@ StepLosses ShardedStep::run(const StepInput& in, BatchPreparer& preparer, double
   }
   if (config_.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params_, config_.train.grad_clip);
   optimizer_.step();
-  const torch::Tensor reduced = flat.back();
+  const torch::Tensor& reduced = flat_.back();
   return {(reduced[0] / total).to(torch::kFloat), (reduced[1] / total).to(torch::kFloat), scalars[3].item<double>() > 0,
           static_cast<int64_t>(total)};
 }

@@ -1,6 +1,7 @@
 #pragma once
 // One optimisation step, behind an interface. LocalStep is the single-process step on one batch; ShardedStep is
 // the data-parallel one, whose batch is cut into data shards owned by one or several processes.
+#include <torch/csrc/autograd/function.h>
 #include <torch/optim/optimizer.h>
 
 #include <random>
@@ -64,23 +65,39 @@ class LocalStep : public TrainStep {
 /// owns every shard), divided by the step's total network count, then clipped and applied. The result is the
 /// step on the whole batch, whatever the number of processes. A shard's invariance transforms come from a
 /// generator seeded by (run.seed, step, shard), so they too do not depend on which process owns the shard.
+/// With several processes a bucket's all-reduce starts during the last part's backward pass, as soon as its
+/// gradients are final (hooks on the parameters' gradient accumulators), in the same bucket order on every rank.
 class ShardedStep : public TrainStep {
  public:
   ShardedStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config, Collective* collective,
-              int64_t bucket_bytes = int64_t{4} << 20);
+              int64_t bucket_bytes = int64_t{256} << 10);
+  ~ShardedStep() override;
   StepLosses run(const StepInput& in, BatchPreparer& preparer, double lr) override;
-  /// Seconds spent in the gradient all-reduce so far (for the scaling figures).
+  /// Seconds the steps waited for the gradient all-reduce after their backward passes (for the scaling figures).
   double reduce_seconds() const { return reduce_seconds_; }
 
  private:
+  void gradient_ready(std::size_t param);
+  void launch_ready_buckets();
+  void launch(std::size_t bucket);
+
   Model model_;
   torch::optim::Optimizer& optimizer_;
   const config::Config& config_;
   Collective* collective_;
   std::vector<torch::Tensor> params_;
   std::vector<std::vector<int64_t>> buckets_;  ///< parameter indices per flat bucket
+  std::vector<std::size_t> bucket_of_;          ///< per parameter
   int64_t samples_;
   double reduce_seconds_ = 0;
+  // The overlap: per step, which gradients are final, which buckets are flattened and in flight.
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+  std::vector<uintptr_t> hooks_;
+  bool armed_ = false;
+  std::vector<int64_t> ready_;
+  std::size_t next_launch_ = 0;
+  std::vector<torch::Tensor> flat_;
+  std::vector<std::unique_ptr<Collective::Pending>> pending_;
 };
 
 /// The generator of shard `shard`'s invariance transforms at optimizer step `step`.

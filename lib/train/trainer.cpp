@@ -267,7 +267,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   std::unique_ptr<TrainStep> step;
   ShardedStep* sharded_step = nullptr;
   if (plan.sharded()) {
-    auto s = std::make_unique<ShardedStep>(model, opt, c, col);
+    auto s = std::make_unique<ShardedStep>(model, opt, c, col, rq.bucket_bytes);
     sharded_step = s.get();
     step = std::move(s);
   } else {

@@ -32,6 +32,9 @@ struct TrainRequest {
   /// The processes of a data-parallel run (null or size 1: this process alone). Every rank calls train() with
   /// the same request; rank 0 alone writes the run directory. See train/shards.h for how the data is cut.
   Collective* collective = nullptr;
+  /// Gradient bucket size of the all-reduce: smaller buckets start during the backward pass sooner, larger
+  /// ones pay each collective's latency fewer times. It does not change the result.
+  int64_t bucket_bytes = int64_t{256} << 10;
 };
 
 struct TrainReport {

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "train/schedule.h"
+#include "train/step.h"
 #include "train/trainer.h"
 #include "zoo/fixtures.h"
 #include "zoo/zoo_stream.h"
@@ -248,4 +249,76 @@ TEST_CASE("the mlp baseline refuses a zoo of several architectures, naming it") 
   CHECK_THROWS_WITH(train::train({c, dir.file("r"), false, nullptr, -1, {}, {}}, make_context("cpu", 0, 0)),
                     Catch::Contains(path + " (split 'train'): the mlp baseline reads networks of one architecture") &&
                         Catch::Contains("mlp, tiny_cnn"));
+}
+
+TEST_CASE("the sharded step on two halves of a batch makes the local step on the whole batch") {
+  // The data-parallel step weights each part's gradient by its network count and divides by the step's total:
+  // on parts of 3 and 5 networks it must be the step on all 8 (up to float32 summation order).
+  config::Config c = small_config();
+  c.train.invariance_weight = 0.0;  // the sharded step draws its transforms per shard, the local step per batch
+  auto z = zoo::ZooFile::open(c.zoo.path);
+  const train::ModelShape shape = train::model_shape(c, *z, "train");
+  const auto values = train::ValueNormalizer::fit(z, "train", "tensor", int64_t{64} << 20, 1.0, 0);
+  std::vector<double> y;
+  for (int64_t i : z->split("train")) y.push_back(z->property("scale")[static_cast<std::size_t>(i)]);
+  const auto targets = train::TargetScaler::fit(y, "mse");
+  train::BatchPreparer preparer(*z, values, &targets, c.encoder.chunk_size, at::kCPU);
+
+  torch::manual_seed(1);
+  train::Model local = train::make_model(c, shape);
+  torch::manual_seed(1);
+  train::Model sharded = train::make_model(c, shape);
+  torch::optim::AdamW opt_local(local->parameters(), torch::optim::AdamWOptions(1e-3));
+  torch::optim::AdamW opt_sharded(sharded->parameters(), torch::optim::AdamWOptions(1e-3));
+  std::mt19937_64 rng(0);
+  train::LocalStep local_step(local, opt_local, c, rng);
+  train::ShardedStep sharded_step(sharded, opt_sharded, c, nullptr);
+  // The first batch of 8 cut into its first 3 networks and the other 5.
+  zoo::StreamOptions o8;
+  o8.split = "train";
+  o8.properties = {"scale"};
+  o8.batch_size = 8;
+  zoo::ZooStream s8(z, o8);
+  zoo::NetworkBatch b8;
+  s8.next(b8);
+  REQUIRE(b8.size() == 8);
+  const auto cut = [&](int64_t from, int64_t to) {
+    zoo::NetworkBatch part;
+    part.offset.push_back(0);
+    for (int64_t i = from; i < to; ++i) {
+      part.index.push_back(b8.index[static_cast<std::size_t>(i)]);
+      part.arch.push_back(b8.arch[static_cast<std::size_t>(i)]);
+      part.params.insert(part.params.end(), b8.params_of(i), b8.params_of(i) + b8.num_params_of(i));
+      part.offset.push_back(static_cast<int64_t>(part.params.size()));
+      part.properties.push_back(b8.properties[static_cast<std::size_t>(i)]);
+    }
+    return preparer.prepare(part);
+  };
+  const train::PreparedBatch all = preparer.prepare(b8), head = cut(0, 3), tail = cut(3, 8);
+  // Compared on the gradients each step applies (clipped): AdamW's first steps are about lr times the gradient's
+  // sign, which float32 noise flips for components near zero, so the weights are no measure.
+  for (int64_t step = 0; step < 3; ++step) {
+    train::StepInput in_local;
+    in_local.parts = {&all};
+    in_local.shards = {0};
+    const auto l = local_step.run(in_local, preparer, 1e-3);
+    train::StepInput in_sharded;
+    in_sharded.parts = {&head, &tail};
+    in_sharded.shards = {0, 1};
+    in_sharded.step = step;
+    const auto s = sharded_step.run(in_sharded, preparer, 1e-3);
+    CHECK(s.networks == 8);
+    CHECK(l.task.item<double>() == Approx(s.task.item<double>()).epsilon(1e-5));
+    // Relative to the largest gradient component: some tensors' gradients are zero but for float noise (a
+    // key bias does not change a softmax).
+    const auto pl = local->parameters(), ps = sharded->parameters();
+    double largest = 0, worst = 0;
+    for (std::size_t i = 0; i < pl.size(); ++i) {
+      largest = std::max(largest, pl[i].grad().abs().max().item<double>());
+      worst = std::max(worst, (pl[i].grad() - ps[i].grad()).abs().max().item<double>());
+    }
+    REQUIRE(largest > 0);
+    worst /= largest;
+    CHECK(worst < 1e-5);
+  }
 }
