@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -69,7 +70,8 @@ train::TrainReport run_training(const config::Config& cfg, const std::string& ru
   if (report.interrupted) {
     if (shows) std::fprintf(stderr, "sne: interrupted: checkpoint saved in %s/checkpoints/last; continue with --resume\n",
                  run_dir.c_str());
-    throw Interrupted{stop_signal()};
+    // A rank that stopped because another rank was signalled exits as if it had had SIGTERM itself.
+    throw Interrupted{stop_signal() != 0 ? stop_signal() : SIGTERM};
   }
   return report;
 }
@@ -88,6 +90,7 @@ void train_command(const TrainArgs& a) {
   Context ctx = start(cfg);
   if (launch.distributed() && cfg.run.threads == 0)  // "all cores" means this process's share of the host's
     ctx = make_context(cfg.run.device, std::max<int64_t>(1, ctx.threads / launch.local_world), cfg.run.seed);
+  use_local_device(ctx, launch.local_rank);
   std::unique_ptr<train::Collective> collective;
   if (launch.distributed()) {
     if (launch.rank != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 logs for the run
@@ -209,7 +212,8 @@ train::EncodeShard encode_shard(const std::string& flag) {
 }
 
 void encode_command(const EvalArgs& a) {
-  const Context ctx = start(resolve_config(a.common));
+  Context ctx = start(resolve_config(a.common));
+  use_local_device(ctx, distributed::detect_launch().local_rank);
   const train::EncodeShard shard = encode_shard(a.shard);
   const std::string out = shard.count > 1 ? zoo::embedding_part_path(a.out, shard.index, shard.count) : a.out;
   auto m = train::load_model(a.checkpoint, ctx);

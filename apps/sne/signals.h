@@ -1,6 +1,7 @@
 #pragma once
 // SIGINT/SIGTERM ask long commands to stop cleanly: the library polls the flag, saves what is finished and
-// returns; the command then throws Interrupted and main exits with 128 + signal. A second signal kills at once.
+// returns; the command then throws Interrupted and main exits with 128 + signal. A second signal kills at once,
+// except a SIGTERM repeated within 10 s (SLURM may deliver one preemption twice).
 #include <atomic>
 #include <string>
 

@@ -35,14 +35,23 @@ std::string first_host(const std::string& nodelist) {
   }
   const std::string entry = nodelist.substr(0, end);
   if (entry.empty()) throw UsageError("SLURM node list '" + nodelist + "': no host in it");
-  const auto open = entry.find('[');
-  if (open == std::string::npos) return entry;
-  const auto close = entry.find(']', open);
-  if (close == std::string::npos) throw UsageError("SLURM node list '" + nodelist + "': unclosed '['");
-  const std::string inside = entry.substr(open + 1, close - open - 1);
-  const std::string first = inside.substr(0, inside.find_first_of(",-"));
-  if (first.empty()) throw UsageError("SLURM node list '" + nodelist + "': empty range");
-  return entry.substr(0, open) + first + entry.substr(close + 1);
+  // Every bracket of the entry holds ranges or numbers ("n[1-4]-gpu[0,2]"): the first host takes the first of each.
+  std::string host;
+  for (std::size_t at = 0; at < entry.size();) {
+    const auto open = entry.find('[', at);
+    if (open == std::string::npos) {
+      host += entry.substr(at);
+      break;
+    }
+    const auto close = entry.find(']', open);
+    if (close == std::string::npos) throw UsageError("SLURM node list '" + nodelist + "': unclosed '['");
+    const std::string inside = entry.substr(open + 1, close - open - 1);
+    const std::string first = inside.substr(0, inside.find_first_of(",-"));
+    if (first.empty()) throw UsageError("SLURM node list '" + nodelist + "': empty range");
+    host += entry.substr(at, open - at) + first;
+    at = close + 1;
+  }
+  return host;
 }
 
 std::pair<int, int> parse_shard(const std::string& text, const std::string& what) {

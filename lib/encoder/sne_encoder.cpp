@@ -180,6 +180,7 @@ torch::Tensor SNEEncoderImpl::encode_chunks(const torch::Tensor& values, const t
 }
 
 torch::Tensor SNEEncoderImpl::forward(const EncoderInput& in) {
+  recomputed_ = false;
   const torch::Tensor level_pe = o_.level_encoding ? position_encoding(in.tensor_level) : torch::Tensor();
   return encode_above_chunks(in, chunk_vectors(in), level_pe);
 }
@@ -213,6 +214,7 @@ torch::Tensor SNEEncoderImpl::reference_stage1(const EncoderInput& in, const tor
   const bool recompute = o_.chunk_budget > 0 && torch::GradMode::is_enabled();
   const torch::Tensor anchor = recompute ? torch::empty({0}, torch::requires_grad()) : torch::Tensor();
   std::vector<torch::Tensor> parts;
+  recomputed_ = recomputed_ || recompute;
   for (int64_t k0 = 0; k0 < total; k0 += slice) {
     const int64_t n = std::min(slice, total - k0);
     const torch::Tensor values = ch.values.narrow(0, k0, n), mask = ch.mask.narrow(0, k0, n),
@@ -268,6 +270,7 @@ torch::Tensor SNEEncoderImpl::encode_above_chunks(const EncoderInput& in, const 
     tensor_vec = encode_tensors(chunk_vec, ch.first_chunk, level_pe.defined() ? level_pe : torch::empty({0}));
   } else {
     const bool recompute = torch::GradMode::is_enabled();
+    recomputed_ = recomputed_ || recompute;
     std::vector<torch::Tensor> parts;
     for (std::size_t g = 0; g + 1 < group_start.size(); ++g) {
       const int64_t t0 = group_start[g], t1 = group_start[g + 1];

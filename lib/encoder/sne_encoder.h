@@ -42,6 +42,7 @@ class SNEEncoderImpl : public WeightEncoderImpl {
   /// Stage 1 alone: one vector per chunk, [total_chunks, dim] (for tests and analysis).
   torch::Tensor chunk_vectors(const EncoderInput& in);
   const EncoderOptions& options() const { return o_; }
+  bool recomputes_in_backward() const override { return recomputed_; }
 
  private:
   torch::Tensor embed_values(const torch::Tensor& values);  // [S, c] -> [S, c, d]
@@ -64,6 +65,7 @@ class SNEEncoderImpl : public WeightEncoderImpl {
   /// Stages 2-4 from the chunk vectors [total_chunks, d].
   torch::Tensor encode_above_chunks(const EncoderInput& in, const torch::Tensor& chunk_vec, const torch::Tensor& level_pe);
   torch::Tensor phi(std::vector<SAB>& blocks, torch::Tensor x, const torch::Tensor& mask);
+  bool recomputed_ = false;  ///< the last forward pass used RecomputedChunks or RecomputedTensors
 
   EncoderOptions o_;
   kernels::ChunkStageShape kernel_shape_;

@@ -16,6 +16,10 @@ class WeightEncoderImpl : public torch::nn::Module {
   /// True when every permutation within a parameter tensor (hence every symmetry a zoo spec can declare)
   /// leaves the codes unchanged by construction; the trainer then skips the logit-invariance term.
   virtual bool invariant_by_construction() const { return false; }
+  /// True when the last forward pass recorded a part whose backward recomputes it and back-propagates through
+  /// it in a nested backward pass (activation checkpointing): each parameter's gradient is then accumulated
+  /// more than once per backward, and is final only when the whole backward pass has returned.
+  virtual bool recomputes_in_backward() const { return false; }
 };
 
 }  // namespace sne::encoder

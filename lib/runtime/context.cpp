@@ -35,6 +35,12 @@ Context make_context(const std::string& device, int64_t threads, int64_t seed) {
   return ctx;
 }
 
+void use_local_device(Context& ctx, int local_rank) {
+  if (ctx.device != "cuda") return;
+  const auto n = static_cast<int>(torch::cuda::device_count());
+  ctx.device_index = n > 0 ? local_rank % n : 0;
+}
+
 namespace {
 // The shared library behind libblas.so.3 (Debian's alternatives), which decides CPU matmul speed.
 std::string active_blas() {
@@ -50,7 +56,8 @@ std::string active_blas() {
 }  // namespace
 
 std::string describe_runtime(const Context& ctx) {
-  return "LibTorch " + torch_version() + ", device " + ctx.device + ", " + std::to_string(at::get_num_threads()) +
+  return "LibTorch " + torch_version() + ", device " + ctx.device +
+         (ctx.device == "cuda" ? ":" + std::to_string(ctx.device_index) : std::string()) + ", " + std::to_string(at::get_num_threads()) +
          " threads, BLAS " + active_blas();
 }
 

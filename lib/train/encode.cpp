@@ -2,11 +2,29 @@
 
 #include <torch/torch.h>
 
+#include <cstdio>
+
 #include "train/batch.h"
 #include "zoo/embedding_writer.h"
 #include "zoo/zoo_stream.h"
 
 namespace sne::train {
+namespace {
+
+// FNV-1a over the model's parameters: which weights made the codes (the parts of a sharded encode must agree).
+std::string weights_fingerprint(torch::nn::Module& model) {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& p : model.parameters()) {
+    const torch::Tensor t = p.detach().to(torch::kCPU).contiguous();
+    const auto* b = static_cast<const unsigned char*>(t.data_ptr());
+    for (std::size_t i = 0; i < static_cast<std::size_t>(t.nbytes()); ++i) h = (h ^ b[i]) * 1099511628211ull;
+  }
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace
 
 int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const std::string& split,
                    const std::string& out_path, bool overwrite, const Context& ctx,
@@ -26,9 +44,11 @@ int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const 
   provenance.set("zoo", z->path());
   provenance.set("split", split.empty() ? "all" : split);
   provenance.set("property_predicted", m.config.task.property);
+  provenance.set("weights", weights_fingerprint(*m.model));
   if (shard.count > 1) provenance.set("shard", std::to_string(shard.index) + "/" + std::to_string(shard.count));
   zoo::EmbeddingWriter out(out_path, m.config.encoder.dim, o.properties, provenance, overwrite);
-  const at::Device dev = ctx.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU);
+  const at::Device dev = ctx.device == "cuda" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(ctx.device_index))
+                                              : at::Device(at::kCPU);
   BatchPreparer preparer(*z, m.values, nullptr, m.config.encoder.chunk_size, dev);
   zoo::NetworkBatch b;
   while (stream.next(b)) {

@@ -44,6 +44,8 @@ class ModelImpl : public torch::nn::Module {
   /// The network codes z: [N, dim].
   torch::Tensor encode(const encoder::EncoderInput& in) { return encoder_->forward(in); }
   bool invariant_by_construction() const { return encoder_->invariant_by_construction(); }
+  /// See WeightEncoderImpl::recomputes_in_backward (about the last forward pass).
+  bool recomputes_in_backward() const { return encoder_->recomputes_in_backward(); }
 
  private:
   std::shared_ptr<encoder::WeightEncoderImpl> encoder_;

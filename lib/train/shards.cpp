@@ -25,6 +25,12 @@ ShardPlan ShardPlan::make(int64_t shards, int rank, int world, int64_t global_ba
   return p;
 }
 
+void ShardPlan::require_networks(int64_t networks, const std::string& what) const {
+  if (networks < shards)
+    throw ConfigError("train.data_shards (" + std::to_string(shards) + ") is more than the " + std::to_string(networks) +
+                      " networks of " + what + ": every data shard needs at least one; use fewer shards");
+}
+
 EpochBatches::EpochBatches(std::shared_ptr<const zoo::ZooFile> zoo, const zoo::StreamOptions& options,
                            const ShardPlan& plan, Collective* collective) {
   at::Tensor sizes = at::zeros({plan.shards}, at::kLong);

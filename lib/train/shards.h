@@ -5,6 +5,7 @@
 // set of networks whatever W divides S: a run can be resumed on another number of processes. S = 1 on one
 // process is the plain single-process path.
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "config/config.h"
@@ -22,6 +23,9 @@ struct ShardPlan {
 
   /// ConfigError naming the key when S is not a multiple of `world` or batch_size not a multiple of S.
   static ShardPlan make(int64_t shards, int rank, int world, int64_t global_batch_size);
+  /// ConfigError naming train.data_shards when `networks` (those of `what`) cannot give every shard one. Checked
+  /// on every rank before any shard is read, so that all ranks fail alike.
+  void require_networks(int64_t networks, const std::string& what) const;
 };
 
 /// The training batches of one process, step by step: one batch per owned shard (empty once that shard's epoch

@@ -115,6 +115,10 @@ ShardedStep::~ShardedStep() {
 }
 
 void ShardedStep::gradient_ready(std::size_t param) {
+  // A gradient accumulated twice in one pass was read before it was final: never reduce a partial sum silently.
+  if (fired_[param]++ > 0)
+    throw std::logic_error("data-parallel step: the gradient of parameter " + std::to_string(param) +
+                           " was accumulated twice in one backward pass after its bucket was sent");
   if (++ready_[bucket_of_[param]] == static_cast<int64_t>(buckets_[bucket_of_[param]].size())) launch_ready_buckets();
 }
 
@@ -159,7 +163,10 @@ StepLosses ShardedStep::run(const StepInput& in, BatchPreparer& preparer, double
     std::mt19937_64 rng = shard_rng(config_.run.seed, in.step, in.shards.at(k));
     auto [out, inv] = forward_with_invariance(model_, b, preparer, samples_, rng);
     const torch::Tensor task = task_loss(config_, out, b.target);
-    armed_ = k == last;  // the gradients are final only in the last part's backward pass
+    // The gradients are final only in the last part's backward pass, and only when it has no nested backward
+    // passes: a recomputed part accumulates each gradient again. Then the buckets start after it.
+    armed_ = k == last && !model_->recomputes_in_backward();
+    fired_.assign(params_.size(), 0);
     ((task + config_.train.invariance_weight * inv) * n).backward();
     armed_ = false;
     task_sum += task.detach().to(torch::kDouble) * n;

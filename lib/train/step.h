@@ -66,7 +66,9 @@ class LocalStep : public TrainStep {
 /// step on the whole batch, whatever the number of processes. A shard's invariance transforms come from a
 /// generator seeded by (run.seed, step, shard), so they too do not depend on which process owns the shard.
 /// With several processes a bucket's all-reduce starts during the last part's backward pass, as soon as its
-/// gradients are final (hooks on the parameters' gradient accumulators), in the same bucket order on every rank.
+/// gradients are final (hooks on the parameters' gradient accumulators), in the same bucket order on every rank;
+/// after the pass when the model recomputes activations in it (encoder.chunk_budget), whose nested backward
+/// passes accumulate a gradient more than once.
 class ShardedStep : public TrainStep {
  public:
   ShardedStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config, Collective* collective,
@@ -95,6 +97,7 @@ class ShardedStep : public TrainStep {
   std::vector<uintptr_t> hooks_;
   bool armed_ = false;
   std::vector<int64_t> ready_;
+  std::vector<int> fired_;  ///< per parameter: its accumulator's calls in the armed pass
   std::size_t next_launch_ = 0;
   std::vector<torch::Tensor> flat_;
   std::vector<std::unique_ptr<Collective::Pending>> pending_;

@@ -25,7 +25,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-at::Device device_of(const Context& ctx) { return ctx.device == "cuda" ? at::Device(at::kCUDA) : at::Device(at::kCPU); }
+at::Device device_of(const Context& ctx) {
+  return ctx.device == "cuda" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(ctx.device_index)) : at::Device(at::kCPU);
+}
 int64_t budget_bytes(const config::Config& c) { return static_cast<int64_t>(c.zoo.reader.memory_budget_mb * (1 << 20)); }
 
 zoo::StreamOptions stream_options(const config::Config& c, const std::string& split, bool shuffle) {
@@ -215,6 +217,13 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   // The data shards are the run's (fixed when it started); the processes are this launch's.
   const ShardPlan plan = ShardPlan::make(st.data_shards, rank, world, c.zoo.reader.batch_size);
   st.world_size = world;
+  if (plan.sharded()) {
+    plan.require_networks(static_cast<int64_t>(zoo::subset_of(z->split(c.task.train_split), c.task.train_fraction,
+                                                              static_cast<uint64_t>(c.run.seed)).size()),
+                          "split '" + c.task.train_split + "' (task.train_split, task.train_fraction)");
+    plan.require_networks(static_cast<int64_t>(z->split(c.task.validation_split).size()),
+                          "split '" + c.task.validation_split + "' (task.validation_split)");
+  }
   require_readable(c, st.shape, *z, c.task.validation_split);
   torch::manual_seed(c.run.seed);
   Model model = make_model(c, st.shape);

@@ -164,7 +164,15 @@ int64_t merge_embedding_parts(const std::string& out, const ZooFile& zoo, bool o
 
   // A k-way merge in the order an unsharded encode delivers the networks.
   constexpr int64_t kBlock = 4096;
-  for (auto& p : parts) p.load(kBlock);
+  const auto load = [&](Part& p) {
+    if (!p.load(kBlock)) return false;
+    for (const int64_t i : p.idx)
+      if (i < 0 || i >= zoo.num_networks())
+        throw DataError(p.path + ": /index names network " + std::to_string(i) + ", but " + zoo.path() + " has " +
+                        std::to_string(zoo.num_networks()) + " networks (a part of another zoo?)");
+    return true;
+  };
+  for (auto& p : parts) load(p);
   const auto later = [&](int a, int b) {  // the heap's top is the part whose next network comes first
     return delivered_before(zoo, parts[static_cast<std::size_t>(b)].idx[parts[static_cast<std::size_t>(b)].at],
                             parts[static_cast<std::size_t>(a)].idx[parts[static_cast<std::size_t>(a)].at]);
@@ -203,7 +211,7 @@ int64_t merge_embedding_parts(const std::string& out, const ZooFile& zoo, bool o
                    p.block.begin() + static_cast<std::ptrdiff_t>((p.at + 1) * static_cast<std::size_t>(dim)));
       for (const auto& col : p.prop_block) props.push_back(col[p.at]);
       ++p.at;
-      if (p.has() || p.load(kBlock)) heap.push(i);
+      if (p.has() || load(p)) heap.push(i);
       if (static_cast<int64_t>(index.size()) == kBlock) flush();
     }
     flush();

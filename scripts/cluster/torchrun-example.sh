@@ -22,4 +22,4 @@ resume=()
 exec torchrun --nnodes "${NNODES:-1}" --node_rank "${NODE_RANK:-0}" --nproc_per_node "${NPROC:-2}" \
   --master_addr "${MASTER_ADDR:-127.0.0.1}" --master_port "${MASTER_PORT:-29500}" \
   -r 1 -t 1 --log_dir "${TORCHRUN_LOG_DIR:-$run_dir.torchrun-logs}" \
-  --no_python "$SNE" train "$config" --run-dir "$run_dir" "${resume[@]}" "$@"
+  --no_python "$SNE" train "$config" --run-dir "$run_dir" ${resume[@]+"${resume[@]}"} "$@"

@@ -4,7 +4,7 @@
 # It brings up a one-machine SLURM (scripts/cluster/slurm-localhost.sh) and checks, with 2 tasks:
 #   1. scripts/cluster/train.sbatch trains to completion;
 #   2. `scancel --signal=TERM` mid-run makes every rank save and exit 143; submitting the same job again resumes
-#      it, and it ends with the weights of the uninterrupted run of 1;
+#      it, and it ends with the weights of the uninterrupted run of step 1;
 #   3. scripts/cluster/encode-sharded.sh (an array of 3 encodes and a merge job) gives the unsharded file.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,7 +12,8 @@ sne=$(readlink -f "${1:-$root/build/apps/sne}")
 py=/usr/bin/python3
 "$root/scripts/cluster/slurm-localhost.sh"
 work=$(mktemp -d /tmp/sne-slurm.XXXXXX)
-trap 'scancel --user root >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+jobs_submitted=()
+trap 'for j in ${jobs_submitted[@]+"${jobs_submitted[@]}"}; do scancel "$j" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "test_slurm: FAIL: $*" >&2; exit 1; }
 # Waits for job $1 to leave the queue (up to $2 s).
@@ -40,9 +41,11 @@ submit() {  # submit RUN_DIR [sbatch options]: prints the job id
   CONFIG=$work/toy.yaml RUN_DIR=$run SNE=$sne sbatch --parsable --ntasks=2 --cpus-per-task=1 --chdir="$work" \
     --output="$work/%j.out" "$@" "$root/scripts/cluster/train.sbatch"
 }
+track() { jobs_submitted+=("$1"); }
 
 echo "== 1. sbatch with 2 tasks trains to completion"
 job=$(submit "$work/whole")
+track "$job"
 wait_job "$job" 600
 grep -q "150 epochs" "$work/$job.out" || { cat "$work/$job.out"; fail "the run did not finish"; }
 [[ $(wc -l < "$work/whole/metrics.jsonl") -eq 150 ]] || fail "metrics.jsonl should hold 150 epochs once each"
@@ -50,6 +53,7 @@ grep -q "data-parallel: 2 processes (slurm variables)" "$work/$job.out" || fail 
 
 echo "== 2. scancel --signal=TERM mid-run, then the same job again"
 job=$(submit "$work/preempted")
+track "$job"
 for _ in $(seq 300); do [[ -s "$work/preempted/metrics.jsonl" ]] && break; sleep 0.2; done
 [[ -s "$work/preempted/metrics.jsonl" ]] || fail "no epoch logged"
 scancel --signal=TERM "$job"
@@ -59,6 +63,7 @@ step=$($py -c "import json; print(json.load(open('$work/preempted/checkpoints/la
 [[ $step -gt 0 && $step -lt 750 ]] || fail "the checkpoint is at step $step, not mid-run"
 echo "stopped at step $step of 750"
 job=$(submit "$work/preempted")
+track "$job"
 wait_job "$job" 600
 grep -q "resuming" "$work/$job.out" || fail "the second job did not resume"
 grep -q "150 epochs" "$work/$job.out" || { cat "$work/$job.out"; fail "the resumed run did not finish"; }
@@ -76,6 +81,8 @@ echo "== 3. encode as an array of 3 tasks and a merge job"
 SNE=$sne "$root/scripts/cluster/encode-sharded.sh" 3 "$work/toy.h5" "$work/whole/checkpoints/best" "$work/codes.h5" \
   --chdir="$work" --cpus-per-task=1 | tee "$work/encode.txt"
 merge=$(grep -o 'merge job [0-9]*' "$work/encode.txt" | grep -o '[0-9]*')
+track "$(grep -o 'array job [0-9]*' "$work/encode.txt" | grep -o '[0-9]*')"
+track "$merge"
 wait_job "$merge" 300
 [[ -f "$work/codes.h5" ]] || { cat "$work"/sne-encode*.out; fail "no merged file"; }
 "$sne" encode "$work/toy.h5" --checkpoint "$work/whole/checkpoints/best" -o "$work/whole.h5" >/dev/null 2>&1

@@ -87,7 +87,8 @@ TEST_CASE("the first host of a SLURM node list") {
   CHECK(first_host("node1,node2") == "node1");
   CHECK(first_host("gpu[03-05,9],cpu1") == "gpu03");
   CHECK(first_host("gpu[7,9]") == "gpu7");
-  CHECK(first_host("rack[2]-n[1-4]") == "rack2-n[1-4]");
+  CHECK(first_host("rack[2]-n[1-4]") == "rack2-n1");
+  CHECK(first_host("rack[1-2]-n[01-04],other") == "rack1-n01");
   CHECK_THROWS_AS(first_host(""), sne::UsageError);
   CHECK_THROWS_AS(first_host("gpu[1-2"), sne::UsageError);
 }
