@@ -60,6 +60,7 @@ train::TrainReport run_training(const config::Config& cfg, const std::string& ru
                   p.networks_per_s);
     bar->update(p.batch, extra);
   };
+  if (shows) rq.on_note = [](const std::string& note) { spdlog::warn("{}", note); };
   if (shows) rq.on_epoch = [&](const Json& r) {
     const Json& v = r.at("validation");
     spdlog::info("epoch {}: train loss {:.4g}, validation MSE {:.4g}, tau {:.3f}{}", r.at("epoch").as_int(),

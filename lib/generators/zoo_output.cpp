@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/lock.h"
 #include "core/strings.h"
 
 namespace sne::generators {
@@ -28,6 +29,8 @@ std::unique_ptr<zoo::ZooWriter> open_generator_output(const std::string& path, c
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(path, ec)) {
+    // A zoo another process is writing is refused by its lock, before its half-written file is read.
+    OutputLock::acquire(path + ".lock", path).release();
     {
       std::shared_ptr<zoo::ZooFile> existing;
       try {

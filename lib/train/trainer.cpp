@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/lock.h"
 #include "core/strings.h"
 #include "metrics/regression.h"
 #include "train/batch.h"
@@ -194,11 +195,34 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   const bool lower_is_better = c.task.loss == "mse";
   const std::string fingerprint = zoo_fingerprint(*z, c.task.property);
 
+  // One writer per run directory (rank 0 of a data-parallel run): a second sne on it is refused, naming the first.
+  OutputLock run_lock;
+  std::error_code ec;
+  const std::string lock_path = (run / ".lock").string(), lock_what = rq.run_dir + " (run directory)";
+  if (writer && fs::is_directory(run, ec)) run_lock = OutputLock::acquire(lock_path, lock_what);
+
+  // A run stopped before its first checkpoint (its config.yaml, no checkpoint) starts again when resumed.
+  bool resume = rq.resume;
+  if (resume && !fs::exists(last / "state.json", ec) && fs::exists(run / "config.yaml", ec)) {
+    std::ifstream f(run / "config.yaml");
+    std::stringstream text;
+    text << f.rdbuf();
+    config::Config saved = config::resolve({{(run / "config.yaml").string(), text.str(), true}}, {});
+    saved.train.epochs = c.train.epochs;
+    if (!(saved == c))
+      throw CheckpointError((run / "config.yaml").string() + ": the run was started with other settings; resume " +
+                            "with its config, changing at most train.epochs");
+    resume = false;
+    if (rq.on_note)
+      rq.on_note(rq.run_dir + ": no checkpoint yet (the run stopped before its first epoch ended); starting it from "
+                 "the beginning");
+  }
+
   // The state: a new run's, or the resumed checkpoint's (read once: its model shape, settings and state).
   TrainingState st;
   st.rng.seed(static_cast<uint64_t>(c.run.seed) ^ 0x1f2e3d4cull);
   LoadedCheckpoint ck;
-  if (rq.resume) {
+  if (resume) {
     ck = read_checkpoint(last.string());
     config::Config saved = config::resolve({{(last / "config.yaml").string(), ck.config_yaml, true}}, {});
     saved.train.epochs = c.train.epochs;  // extending a run is allowed; anything else must match
@@ -229,7 +253,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   Model model = make_model(c, st.shape);
   model->to(dev);
   torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(c.train.lr).weight_decay(c.train.weight_decay));
-  if (rq.resume) {
+  if (resume) {
     load_weights(last.string(), *model, &opt);
   } else {
     fit_normalizers(c, z, st);  // on every rank: the same data, the same statistics
@@ -244,10 +268,11 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     for (auto& b : model->buffers()) tensors.push_back(b.data());
     col->broadcast(tensors, 0);
   }
-  if (!rq.resume && writer) {
-    std::error_code ec;
+  if (!resume && writer) {
     fs::create_directories(run / "checkpoints", ec);
     if (ec) throw IoError(rq.run_dir + ": cannot create the run directory (" + ec.message() + ")");
+    if (!run_lock.held()) run_lock = OutputLock::acquire(lock_path, lock_what);
+    fs::remove(run / "metrics.jsonl", ec);  // an attempt that stopped before its first checkpoint
     std::ofstream(run / "config.yaml") << config_yaml;
   }
   if (!st.has_best)

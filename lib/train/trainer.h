@@ -29,6 +29,7 @@ struct TrainRequest {
   int64_t stop_after_steps = -1;             ///< stop (after saving) once this many steps are done in total
   std::function<void(const TrainProgress&)> on_progress;
   std::function<void(const Json&)> on_epoch;  ///< each metrics.jsonl record
+  std::function<void(const std::string&)> on_note;  ///< what the user should know, e.g. a resume that restarts
   /// The processes of a data-parallel run (null or size 1: this process alone). Every rank calls train() with
   /// the same request; rank 0 alone writes the run directory. See train/shards.h for how the data is cut.
   Collective* collective = nullptr;

@@ -6,6 +6,7 @@
 #include <regex>
 
 #include "core/error.h"
+#include "core/lock.h"
 #include "zoo/embedding_writer.h"
 #include "zoo/h5.h"
 #include "zoo/zoo_stream.h"
@@ -105,6 +106,7 @@ std::string encoded_zoo_path(const std::string& out) {
 
 int64_t merge_embedding_parts(const std::string& out, const ZooFile& zoo, bool overwrite, bool remove_parts,
                               const std::function<void(int64_t, int64_t)>& progress) {
+  const OutputLock lock = OutputLock::acquire(out + ".lock", out);  // one merge into OUT at a time
   std::error_code ec;
   if (fs::exists(out, ec) && !overwrite) throw IoError(out + ": already exists (refusing to overwrite; pass --overwrite)");
   const int shards = part_count(out);

@@ -14,7 +14,8 @@ struct EmbeddingWriter::Handles {
 
 EmbeddingWriter::EmbeddingWriter(const std::string& path, int64_t dim, const std::vector<std::string>& properties,
                                  const Json& provenance, bool overwrite)
-    : h_(std::make_unique<Handles>()), path_(path), dim_(dim), properties_(properties) {
+    : lock_(OutputLock::acquire(path + ".lock", path)), h_(std::make_unique<Handles>()), path_(path), dim_(dim),
+      properties_(properties) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec) && !overwrite)
     throw IoError(path + ": already exists (refusing to overwrite; pass --overwrite)");
@@ -47,6 +48,7 @@ void EmbeddingWriter::append(const float* codes, const std::vector<int64_t>& ind
 void EmbeddingWriter::close() {
   if (h_->file.valid()) h5::flush(h_->file);
   h_ = std::make_unique<Handles>();
+  lock_.release();
 }
 
 }  // namespace sne::zoo

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/lock.h"
 
 namespace sne::zoo {
 
@@ -23,6 +24,7 @@ class EmbeddingWriter {
 
  private:
   struct Handles;
+  OutputLock lock_;  ///< first member, so released last: PATH.lock, one writer per file
   std::unique_ptr<Handles> h_;
   std::string path_;
   int64_t dim_, rows_ = 0;

@@ -46,6 +46,7 @@ std::unique_ptr<ZooWriter> ZooWriter::create(const std::string& path, const Json
   if (!parent.empty() && !fs::is_directory(parent, ec))
     throw IoError(path + ": cannot create the zoo, directory '" + parent.string() + "' does not exist");
   std::unique_ptr<ZooWriter> w(new ZooWriter());
+  w->lock_ = OutputLock::acquire(path + ".lock", path);
   w->path_ = path;
   w->options_ = options;
   w->h_ = std::make_unique<Handles>();
@@ -67,6 +68,7 @@ std::unique_ptr<ZooWriter> ZooWriter::create(const std::string& path, const Json
 
 std::unique_ptr<ZooWriter> ZooWriter::open_append(const std::string& path, Options options) {
   std::unique_ptr<ZooWriter> w(new ZooWriter());
+  w->lock_ = OutputLock::acquire(path + ".lock", path);
   w->path_ = path;
   w->options_ = options;
   {
@@ -251,6 +253,7 @@ void ZooWriter::close() {
   write_pending();
   h5::flush(h_->file);
   h_.reset();
+  lock_.release();
 }
 
 }  // namespace sne::zoo

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/lock.h"
 #include "zoo/architecture.h"
 
 namespace sne::zoo {
@@ -72,6 +73,7 @@ class ZooWriter {
   };
   void write_pending();
 
+  OutputLock lock_;  ///< first member, so released last: PATH.lock, one writer per zoo
   std::unique_ptr<Handles> h_;
   std::string path_;
   Options options_;

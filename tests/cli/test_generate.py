@@ -101,6 +101,17 @@ class GenerateTest(unittest.TestCase):
         self.assertEqual(sum(len(s) for s in z.splits.values()), 40)
         self.assertTrue(np.all(z.properties["steps"] == 300))
 
+    def test_a_second_generator_of_one_zoo_is_refused(self):
+        out = os.path.join(self.dir, "locked.h5")
+        cmd = [SNE, "zoo", "generate", "sine", "-o", out, "--count", "4000", *FAST]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertIn("generating", proc.stderr.readline())  # it holds the output by now
+        second = sne("zoo", "generate", "sine", "-o", out, "--count", "4000", *FAST)
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)
+        self.assertEqual(second.returncode, 5, second.stderr)
+        self.assertIn(f"{out}: in use by sne pid {proc.pid}", second.stderr)
+
     def test_run_with_a_config_builds_validates_and_reuses_the_zoo(self):
         out = os.path.join(self.dir, "demo.h5")
         cfg = os.path.join(self.dir, "demo.yaml")

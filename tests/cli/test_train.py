@@ -162,6 +162,46 @@ class TrainEvalEncodeTest(unittest.TestCase):
         r = sne("train", "--run-dir", run, "--resume", "--set", "train.epochs=1")
         self.assertIn(r.returncode, (0,), r.stderr)
 
+    def test_a_second_writer_of_a_run_directory_is_refused_and_a_killed_one_leaves_no_lock(self):
+        run = os.path.join(self.dir, "locked")
+        cfg = os.path.join(self.dir, "locked.yaml")
+        with open(self.config) as f:
+            text = f.read().replace("epochs: 8", "epochs: 100000")
+        with open(cfg, "w") as f:
+            f.write(text)
+        first = subprocess.Popen([SNE, "train", cfg, "--run-dir", run], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 240
+        while not os.path.exists(os.path.join(run, "checkpoints/last/state.json")) and time.time() < deadline:
+            self.assertIsNone(first.poll(), "sne train ended before its first checkpoint")
+            time.sleep(0.1)
+        second = sne("train", "--run-dir", run, "--resume")
+        self.assertFails(second, 5, f"{run} (run directory): in use by sne pid {first.pid}")
+        first.kill()  # kill -9: the kernel drops its lock
+        first.communicate()
+        third = sne("train", "--run-dir", run, "--resume", "--set", "train.epochs=1")
+        self.assertEqual(third.returncode, 0, third.stderr)
+
+    def test_resume_of_a_run_stopped_before_its_first_checkpoint_starts_it_again(self):
+        # What a kill during the first epoch leaves: the run's config.yaml, an empty checkpoints/, perhaps a
+        # metrics line whose checkpoint was never written.
+        run = os.path.join(self.dir, "early")
+        os.makedirs(os.path.join(run, "checkpoints"))
+        shutil.copy(os.path.join(self.run_dir, "config.yaml"), os.path.join(run, "config.yaml"))
+        with open(os.path.join(run, "metrics.jsonl"), "w") as f:
+            f.write('{"epoch": 1}\n')
+        r = sne("train", "--run-dir", run, "--resume", "--set", "train.epochs=2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no checkpoint yet", r.stderr)
+        self.assertIn("starting it from the beginning", r.stderr)
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            self.assertEqual([json.loads(l)["epoch"] for l in f], [1, 2])
+        # Other settings than the run's are refused as for any resume.
+        shutil.rmtree(os.path.join(run, "checkpoints"))
+        os.makedirs(os.path.join(run, "checkpoints"))
+        self.assertFails(sne("train", self.config, "--run-dir", run, "--resume", "--set", "encoder.dim=32"), 4,
+                         "started with other settings")
+
     def test_compare_trains_every_model_on_the_same_splits_and_reuses_finished_rows(self):
         out = os.path.join(self.dir, "compare")
         args = ["compare", self.config, "--models", "statnn,mlp", "--fractions", "0.5,1", "-o", out,
