@@ -162,6 +162,7 @@ Json evaluate_checkpoint(const std::string& checkpoint, const std::string& zoo, 
   j.set("networks", metrics.count);
   j.set("invariance_error", p.invariance_error);
   j.set("invariance_samples", static_cast<long long>(invariance_samples));
+  j.set("unknown_skipped", static_cast<long long>(p.unknown_skipped));
   j.set("mean_predictor_mse", mean_pred.mse);
   return j;
 }
@@ -170,9 +171,11 @@ Json evaluate_and_print(const std::string& checkpoint, const std::string& zoo, c
                         int64_t invariance_samples, const Context& ctx) {
   const Json j = evaluate_checkpoint(checkpoint, zoo, split_name, invariance_samples, ctx);
   const auto num = [&](const char* key) { return format_number(j.at(key).as_number()); };
-  std::printf("%s on %s [%s], %lld networks, property %s\n", checkpoint.c_str(), j.at("zoo").as_string().c_str(),
+  const long long unknown = j.at("unknown_skipped").as_int();
+  std::printf("%s on %s [%s], %lld networks, property %s%s\n", checkpoint.c_str(), j.at("zoo").as_string().c_str(),
               j.at("split").as_string().c_str(), static_cast<long long>(j.at("networks").as_int()),
-              j.at("property").as_string().c_str());
+              j.at("property").as_string().c_str(),
+              unknown ? (" (" + std::to_string(unknown) + " more with an unknown (NaN) property skipped)").c_str() : "");
   std::printf("  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n",
               "MSE", num("mse").c_str(), "MAE", num("mae").c_str(), "R2", num("r2").c_str(), "Kendall tau-b",
               num("kendall_tau").c_str(), "Spearman rho", num("spearman_rho").c_str(), "invariance error",

@@ -48,6 +48,8 @@ std::string parse(const Scalar& v, double& out) {
   } else {
     return "expected a number, " + got(v);
   }
+  // No setting means anything by infinity or NaN: a run would train on it and print NaN metrics.
+  if (!std::isfinite(out)) return "expected a finite number, " + got(v);
   return "";
 }
 

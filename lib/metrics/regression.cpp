@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -84,6 +85,13 @@ RegressionMetrics evaluate(const std::vector<double>& predicted, const std::vect
   check_pairs(predicted, truth);
   RegressionMetrics m;
   m.count = static_cast<long long>(truth.size());
+  // A NaN or infinite value (a diverged model) makes every metric undefined: no rank statistic may look perfect
+  // while the errors are NaN.
+  const auto finite = [](double v) { return std::isfinite(v); };
+  if (!std::all_of(predicted.begin(), predicted.end(), finite) || !std::all_of(truth.begin(), truth.end(), finite)) {
+    m.mse = m.mae = m.r2 = m.kendall_tau = m.spearman_rho = std::numeric_limits<double>::quiet_NaN();
+    return m;
+  }
   const double n = static_cast<double>(truth.size());
   const double mean = std::accumulate(truth.begin(), truth.end(), 0.0) / n;
   double ss_res = 0, ss_tot = 0, abs = 0;

@@ -13,7 +13,8 @@ struct RegressionMetrics {
   long long count = 0;
 };
 
-/// Throws std::invalid_argument when the sizes differ or there are fewer than 2 pairs.
+/// Throws std::invalid_argument when the sizes differ or there are fewer than 2 pairs. Any NaN or infinite value
+/// makes every metric NaN.
 RegressionMetrics evaluate(const std::vector<double>& predicted, const std::vector<double>& truth);
 
 /// {"mse", "mae", "r2", "kendall_tau", "spearman_rho", "count"}

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -40,15 +41,28 @@ zoo::StreamOptions stream_options(const config::Config& c, const std::string& sp
   o.seed = static_cast<uint64_t>(c.run.seed);
   o.prefetch = c.zoo.reader.prefetch;
   o.memory_budget_bytes = budget_bytes(c);
+  o.skip_unknown = true;  // a NaN target is unknown: neither trained on nor scored
   return o;
 }
 
 // Metrics need pairs: a split used for validation or testing must hold at least two networks.
-void require_scorable(const zoo::ZooFile& z, const std::string& split, const std::string& key) {
-  const auto n = z.split(split).size();
+void require_scorable(const zoo::ZooFile& z, const std::string& split, const std::string& key,
+                      const std::string& property) {
+  const auto all = z.split(split).size();
+  const auto n = z.has_property(property) ? zoo::with_known(z, z.split(split), property).size() : all;
   if (n < 2)
     throw DataError(z.path() + ": split '" + split + "' (" + key + ") holds " + std::to_string(n) +
-                    " network(s); scoring needs at least 2");
+                    " network(s)" + (n < all ? " with a known '" + property + "' (the others are NaN)" : "") +
+                    "; scoring needs at least 2");
+}
+
+// "" or the note that some networks of a split have an unknown (NaN) target and are skipped.
+std::string unknown_note(const zoo::ZooFile& z, const std::vector<int64_t>& ids, const std::string& what,
+                         const std::string& property) {
+  const auto known = zoo::with_known(z, ids, property).size();
+  if (known == ids.size()) return "";
+  return what + ": " + std::to_string(ids.size() - known) + " of " + std::to_string(ids.size()) +
+         " networks have an unknown '" + property + "' (NaN) and are skipped";
 }
 
 void require_property(const zoo::ZooFile& z, const std::string& property) {
@@ -93,7 +107,7 @@ Predictions predict_shards(Model& model, const config::Config& c, std::shared_pt
                            const Context& ctx, const ShardPlan& plan, Collective* collective) {
   torch::NoGradGuard no_grad;
   model->eval();
-  std::vector<int64_t> ids = z->split(split);
+  std::vector<int64_t> ids = zoo::with_known(*z, z->split(split), c.task.property);
   std::sort(ids.begin(), ids.end());
   torch::Tensor rows = torch::zeros({static_cast<int64_t>(ids.size()), 3}, torch::kDouble);  // truth, predicted, seen
   auto* r = rows.data_ptr<double>();
@@ -143,7 +157,7 @@ void fit_normalizers(const config::Config& c, std::shared_ptr<const zoo::ZooFile
   std::vector<double> y;
   const auto column = z->property(c.task.property);
   for (int64_t i : zoo::subset_of(z->split(c.task.train_split), c.task.train_fraction, static_cast<uint64_t>(c.run.seed)))
-    y.push_back(column.at(static_cast<std::size_t>(i)));
+    if (!std::isnan(column.at(static_cast<std::size_t>(i)))) y.push_back(column.at(static_cast<std::size_t>(i)));
   st.targets = TargetScaler::fit(y, c.task.loss);
 }
 
@@ -189,7 +203,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   const fs::path run(rq.run_dir), last = run / "checkpoints" / "last", best_dir = run / "checkpoints" / "best";
   auto z = zoo::ZooFile::open(c.zoo.path);
   require_property(*z, c.task.property);
-  require_scorable(*z, c.task.validation_split, "task.validation_split");
+  require_scorable(*z, c.task.validation_split, "task.validation_split", c.task.property);
   const at::Device dev = device_of(ctx);
   const std::string config_yaml = config::to_yaml(c);
   const bool lower_is_better = c.task.loss == "mse";
@@ -241,12 +255,22 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   // The data shards are the run's (fixed when it started); the processes are this launch's.
   const ShardPlan plan = ShardPlan::make(st.data_shards, rank, world, c.zoo.reader.batch_size);
   st.world_size = world;
+  const std::vector<int64_t> train_ids =
+      zoo::subset_of(z->split(c.task.train_split), c.task.train_fraction, static_cast<uint64_t>(c.run.seed));
+  if (rq.on_note && writer) {
+    for (const std::string& note :
+         {unknown_note(*z, train_ids, "task.train_split '" + c.task.train_split + "'", c.task.property),
+          unknown_note(*z, z->split(c.task.validation_split), "task.validation_split '" + c.task.validation_split + "'",
+                       c.task.property)})
+      if (!note.empty()) rq.on_note(note);
+  }
   if (plan.sharded()) {
-    plan.require_networks(static_cast<int64_t>(zoo::subset_of(z->split(c.task.train_split), c.task.train_fraction,
-                                                              static_cast<uint64_t>(c.run.seed)).size()),
-                          "split '" + c.task.train_split + "' (task.train_split, task.train_fraction)");
-    plan.require_networks(static_cast<int64_t>(z->split(c.task.validation_split).size()),
-                          "split '" + c.task.validation_split + "' (task.validation_split)");
+    plan.require_networks(static_cast<int64_t>(zoo::with_known(*z, train_ids, c.task.property).size()),
+                          "split '" + c.task.train_split + "' (task.train_split, task.train_fraction) with a known '" +
+                              c.task.property + "'");
+    plan.require_networks(static_cast<int64_t>(zoo::with_known(*z, z->split(c.task.validation_split), c.task.property).size()),
+                          "split '" + c.task.validation_split + "' (task.validation_split) with a known '" +
+                              c.task.property + "'");
   }
   require_readable(c, st.shape, *z, c.task.validation_split);
   torch::manual_seed(c.run.seed);
@@ -449,9 +473,12 @@ LoadedModel load_model(const std::string& dir, const Context& ctx) {
 Predictions predict(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const std::string& split,
                     const Context& ctx, int64_t invariance_samples, uint64_t seed) {
   require_property(*z, m.config.task.property);
-  if (!split.empty()) require_scorable(*z, split, "the evaluated split");
+  if (!split.empty()) require_scorable(*z, split, "the evaluated split", m.config.task.property);
   require_readable(m.config, m.shape, *z, split);
-  return predict_split(m.model, m.config, z, split, m.values, m.targets, ctx, invariance_samples, seed);
+  Predictions p = predict_split(m.model, m.config, z, split, m.values, m.targets, ctx, invariance_samples, seed);
+  const auto all = split.empty() ? z->num_networks() : static_cast<int64_t>(z->split(split).size());
+  p.unknown_skipped = all - static_cast<int64_t>(p.index.size());
+  return p;
 }
 
 }  // namespace sne::train

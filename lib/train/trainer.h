@@ -74,6 +74,7 @@ struct Predictions {
   std::vector<int64_t> index;
   std::vector<double> truth, predicted;  ///< original units
   double invariance_error = 0;           ///< mean 1/2 (f(x) - f(g x))^2 on the model's scale (0 if not measured)
+  int64_t unknown_skipped = 0;           ///< networks of the split whose property is unknown (NaN), not predicted
 };
 
 /// Predicts `split` of `zoo` (streamed). `invariance_samples` > 0 also measures the invariance error.

@@ -1,6 +1,7 @@
 #include "zoo/zoo_stream.h"
 
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -261,6 +262,15 @@ ZooStream::ZooStream(std::shared_ptr<const ZooFile> file, StreamOptions options)
                  chosen.end());
   }
   if (options_.subset_fraction < 1.0) chosen = subset_of(chosen, options_.subset_fraction, options_.subset_seed);
+  if (options_.skip_unknown) {  // NaN means unknown (docs/zoo-format.md): nothing to learn or score
+    const std::size_t before = chosen.size();
+    for (const auto& p : options_.properties) chosen = with_known(*file_, chosen, p);
+    if (chosen.empty() && before > 0)
+      throw DataError(path + ": split '" + (options_.split.empty() ? "all" : options_.split) + "': none of its " +
+                      std::to_string(before) + " networks has a known " +
+                      (options_.properties.size() == 1 ? "'" + options_.properties[0] + "'" : "value of every property") +
+                      " (all are NaN)");
+  }
   const auto total = static_cast<int64_t>(chosen.size());
   const int64_t lo = total * options_.shard_index / options_.num_shards;
   const int64_t hi = total * (options_.shard_index + 1) / options_.num_shards;
@@ -333,6 +343,15 @@ void ZooStream::start_epoch(int64_t epoch) { impl_->start(epoch); }
 bool ZooStream::next(NetworkBatch& batch) {
   if (impl_->order.empty()) impl_->start(0);  // first use: epoch 0
   return impl_->next(batch);
+}
+
+std::vector<int64_t> with_known(const ZooFile& file, const std::vector<int64_t>& ids, const std::string& property) {
+  const std::vector<double> column = file.property(property);
+  std::vector<int64_t> out;
+  out.reserve(ids.size());
+  for (const int64_t i : ids)
+    if (!std::isnan(column.at(static_cast<std::size_t>(i)))) out.push_back(i);
+  return out;
 }
 
 bool delivered_before(const ZooFile& file, int64_t a, int64_t b) {

@@ -26,6 +26,7 @@ struct StreamOptions {
   bool prefetch = true;                    ///< read on a background thread
   double subset_fraction = 1.0;            ///< < 1: keep a random subset of this fraction of the selection, the
   uint64_t subset_seed = 0;                ///< same every epoch, drawn with subset_seed (see subset_of)
+  bool skip_unknown = false;               ///< leave out networks whose requested properties are unknown (NaN)
   int64_t shard_index = 0;                 ///< this reader's contiguous share of the selection ...
   int64_t num_shards = 1;                  ///< ... out of num_shards (for array jobs and data parallelism)
 };
@@ -33,6 +34,9 @@ struct StreamOptions {
 /// A random subset of round(fraction * size) networks (at least 1) of `ids`, in ascending order; the subset
 /// depends only on (ids, fraction, seed), and a smaller fraction's subset is contained in a larger one's.
 std::vector<int64_t> subset_of(const std::vector<int64_t>& ids, double fraction, uint64_t seed);
+
+/// The networks of `ids` whose `property` is known (not NaN), in their order.
+std::vector<int64_t> with_known(const ZooFile& file, const std::vector<int64_t>& ids, const std::string& property);
 
 /// The order an unshuffled stream delivers networks in: by architecture, then by row in the file.
 bool delivered_before(const ZooFile& file, int64_t a, int64_t b);

@@ -34,7 +34,8 @@ MLP = {"name": "mlp_2_8_1",
                                    {"tensor": "l1.weight", "axis": 1}]}]}
 
 
-def write_zoo(path, n=60, nan_at=None):
+def write_zoo(path, n=60, nan_at=None, unknown=()):
+    """`nan_at`: a network with a NaN weight; `unknown`: networks whose property is NaN (unknown)."""
     rng = np.random.default_rng(0)
     with sne_zoo.ZooWriter(path, {"kind": "manual", "name": "scale toy"}) as w:
         a = w.add_architecture(MLP)
@@ -43,7 +44,7 @@ def write_zoo(path, n=60, nan_at=None):
             p = (rng.standard_normal(33) * s).astype(np.float32)
             if i == nan_at:
                 p[4] = np.nan
-            w.append(a, p, properties={"scale": s})
+            w.append(a, p, properties={"scale": float("nan") if i in unknown else s})
         w.set_split("train", [i for i in range(n) if i % 5 > 1])
         w.set_split("validation", [i for i in range(n) if i % 5 == 0])
         w.set_split("test", [i for i in range(n) if i % 5 == 1])
@@ -201,6 +202,40 @@ class TrainEvalEncodeTest(unittest.TestCase):
         os.makedirs(os.path.join(run, "checkpoints"))
         self.assertFails(sne("train", self.config, "--run-dir", run, "--resume", "--set", "encoder.dim=32"), 4,
                          "started with other settings")
+
+    def test_unknown_targets_are_skipped_and_counted_and_a_split_without_any_is_refused(self):
+        # NaN is "unknown" in the format: 3 training, 1 validation and 2 test networks have no known scale.
+        zoo = os.path.join(self.dir, "unknown.h5")
+        write_zoo(zoo, unknown=(2, 3, 7, 5, 1, 6))  # i % 5: 2, 3, 2 train; 0 validation; 1, 1 test
+        cfg = os.path.join(self.dir, "unknown.yaml")
+        with open(self.config) as f:
+            text = f.read().replace(self.zoo, zoo).replace("epochs: 8", "epochs: 2")
+        with open(cfg, "w") as f:
+            f.write(text)
+        run = os.path.join(self.dir, "unknown-run")
+        r = sne("train", cfg, "--run-dir", run)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("task.train_split 'train': 3 of 36 networks have an unknown 'scale' (NaN) and are skipped",
+                      r.stderr)
+        self.assertIn("task.validation_split 'validation': 1 of 12 networks", r.stderr)
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            for record in map(json.loads, f):
+                self.assertTrue(np.isfinite(record["train_loss"]), record)
+                self.assertTrue(np.isfinite(record["validation"]["mse"]), record)
+                self.assertEqual(record["validation"]["count"], 11)
+        out = os.path.join(self.dir, "unknown.json")
+        r = sne("eval", os.path.join(run, "checkpoints/best"), "--json", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("10 networks, property scale (2 more with an unknown (NaN) property skipped)", r.stdout)
+        with open(out) as f:
+            m = json.load(f)
+        self.assertEqual((m["networks"], m["unknown_skipped"]), (10, 2))
+        self.assertTrue(np.isfinite(m["mse"]))
+        # A split with no known target at all cannot be scored.
+        empty = os.path.join(self.dir, "all-unknown.h5")
+        write_zoo(empty, unknown=[i for i in range(60) if i % 5 == 1])
+        self.assertFails(sne("eval", os.path.join(run, "checkpoints/best"), "--zoo", empty), 3,
+                         "split 'test' (the evaluated split) holds 0 network(s) with a known 'scale'")
 
     def test_compare_trains_every_model_on_the_same_splits_and_reuses_finished_rows(self):
         out = os.path.join(self.dir, "compare")

@@ -155,6 +155,11 @@ TEST_CASE("values of the wrong type are rejected", "[config]") {
   CHECK(override_problem("zoo.reader.prefetch=1") ==
         "--set zoo.reader.prefetch=1: zoo.reader.prefetch: expected true or false, got '1'");
   CHECK(override_problem("zoo.path=") == "--set zoo.path=: zoo.path: expected a string, got nothing");
+  // Infinity and NaN parse as YAML floats, but no setting means anything by them.
+  CHECK(problem("train.lr: .inf\n") == "f.yaml:1: train.lr: expected a finite number, got '.inf'");
+  CHECK(problem("train.weight_decay: -.inf\n") == "f.yaml:1: train.weight_decay: expected a finite number, got '-.inf'");
+  CHECK(override_problem("train.grad_clip=.nan") ==
+        "--set train.grad_clip=.nan: train.grad_clip: expected a finite number, got '.nan'");
 }
 
 TEST_CASE("values outside their range are rejected", "[config]") {

@@ -1,5 +1,10 @@
 #include "sne_catch.h"
 
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
 #include <stdexcept>
 
 #include "metrics/regression.h"
@@ -28,4 +33,19 @@ TEST_CASE("regression metrics and their refusals") {
   CHECK(mean_predictor.r2 == Approx(0.0));
   CHECK_THROWS_AS(evaluate({1, 2}, {1, 2, 3}), std::invalid_argument);
   CHECK_THROWS_AS(evaluate({1}, {1}), std::invalid_argument);
+}
+
+TEST_CASE("a NaN or infinite value makes every metric NaN, never a perfect rank statistic") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& [predicted, truth] :
+       std::vector<std::pair<std::vector<double>, std::vector<double>>>{{{nan, nan, nan}, {1, 2, 3}},
+                                                                        {{1, 2, 3}, {1, nan, 3}},
+                                                                        {{1, HUGE_VAL, 3}, {1, 2, 3}}}) {
+    const auto m = sne::metrics::evaluate(predicted, truth);
+    CHECK(std::isnan(m.mse));
+    CHECK(std::isnan(m.r2));
+    CHECK(std::isnan(m.kendall_tau));
+    CHECK(std::isnan(m.spearman_rho));
+    CHECK(m.count == 3);
+  }
 }
