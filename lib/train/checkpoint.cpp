@@ -3,6 +3,8 @@
 #include <torch/serialize.h>
 
 #include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -16,7 +18,8 @@ namespace {
 void write_text(const fs::path& p, const std::string& text) {
   std::ofstream f(p, std::ios::binary);
   f << text;
-  if (!f.flush()) throw IoError(p.string() + ": cannot write");
+  f.close();  // the last buffer reaches the disk here: a full disk fails now, not later unseen
+  if (!f) throw IoError(p.string() + ": cannot write (" + std::strerror(errno) + "; is the disk full?)");
 }
 std::string read_text(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -37,25 +40,44 @@ void save_checkpoint(const std::string& dir, torch::nn::Module& model, torch::op
   fs::create_directories(tmp, ec);
   if (ec) throw IoError(tmp.string() + ": cannot create checkpoint directory (" + ec.message() + ")");
   try {
-    torch::serialize::OutputArchive m;
-    model.save(m);
-    m.save_to((tmp / "model.pt").string());
-    if (optimizer) {
-      torch::serialize::OutputArchive o;
-      optimizer->save(o);
-      o.save_to((tmp / "optimizer.pt").string());
+    // The tensors are serialised in memory and written by us: LibTorch's file writer aborts the process when
+    // the disk fills up, where a checked write can say so and leave the previous checkpoint as it was.
+    const auto archive = [](const auto& fill) {
+      torch::serialize::OutputArchive a;
+      fill(a);
+      std::ostringstream bytes;
+      a.save_to(bytes);
+      return bytes.str();
+    };
+    std::string model_bytes, optimizer_bytes;
+    try {
+      model_bytes = archive([&](torch::serialize::OutputArchive& a) { model.save(a); });
+      if (optimizer) optimizer_bytes = archive([&](torch::serialize::OutputArchive& a) { optimizer->save(a); });
+    } catch (const c10::Error& e) {
+      throw IoError(tmp.string() + ": cannot serialise tensors (" + e.what_without_backtrace() + ")");
     }
-  } catch (const c10::Error& e) {
-    throw IoError(tmp.string() + ": cannot write tensors (" + e.what_without_backtrace() + ")");
+    write_text(tmp / "model.pt", model_bytes);
+    if (optimizer) write_text(tmp / "optimizer.pt", optimizer_bytes);
+    Json manifest = state;
+    manifest.set("checkpoint_format", static_cast<long long>(kCheckpointFormat));
+    write_text(tmp / "state.json", manifest.dump(2) + "\n");
+    write_text(tmp / "config.yaml", config_yaml);
+  } catch (const IoError&) {
+    remove_tree(tmp.string(), ec);  // no half-written checkpoint stays behind; the previous one is untouched
+    throw;
   }
-  Json manifest = state;
-  manifest.set("checkpoint_format", static_cast<long long>(kCheckpointFormat));
-  write_text(tmp / "state.json", manifest.dump(2) + "\n");
-  write_text(tmp / "config.yaml", config_yaml);
   // Swap in: the previous checkpoint stays intact until the new one is complete under its final name.
   remove_tree(old.string(), ec);
-  if (fs::exists(final_dir)) fs::rename(final_dir, old);
-  fs::rename(tmp, final_dir);
+  if (fs::exists(final_dir, ec)) {
+    fs::rename(final_dir, old, ec);
+    if (ec) throw IoError(final_dir.string() + ": cannot move the previous checkpoint aside (" + ec.message() + ")");
+  }
+  fs::rename(tmp, final_dir, ec);
+  if (ec) {
+    std::error_code back;
+    fs::rename(old, final_dir, back);
+    throw IoError(final_dir.string() + ": cannot move the new checkpoint into place (" + ec.message() + ")");
+  }
   remove_tree(old.string(), ec);
 }
 

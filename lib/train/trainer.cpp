@@ -438,7 +438,12 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
       ++st.stale_epochs;
     }
     record.set("best", improved);
-    if (writer) std::ofstream(run / "metrics.jsonl", std::ios::app) << record.dump() << "\n";
+    if (writer) {
+      std::ofstream log(run / "metrics.jsonl", std::ios::app);
+      log << record.dump() << "\n";
+      log.close();
+      if (!log) throw IoError((run / "metrics.jsonl").string() + ": cannot append the epoch's record (is the disk full?)");
+    }
     if (rq.on_epoch) rq.on_epoch(record);
     save(last);
     if (c.train.early_stopping_patience > 0 && st.stale_epochs >= c.train.early_stopping_patience) {

@@ -237,6 +237,48 @@ class TrainEvalEncodeTest(unittest.TestCase):
         self.assertFails(sne("eval", os.path.join(run, "checkpoints/best"), "--zoo", empty), 3,
                          "split 'test' (the evaluated split) holds 0 network(s) with a known 'scale'")
 
+    @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount"),
+                         "needs root to mount a small tmpfs")
+    def test_a_full_disk_during_training_exits_5_keeps_the_last_checkpoint_and_the_rerun_completes(self):
+        mnt = tempfile.mkdtemp(dir=self.dir)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], capture_output=True).returncode:
+            self.skipTest("cannot mount a tmpfs here")
+        try:
+            run = os.path.join(mnt, "run")
+            cfg = os.path.join(self.dir, "full.yaml")
+            with open(self.config) as f:
+                text = f.read().replace("epochs: 8", "epochs: 100000")
+            with open(cfg, "w") as f:
+                f.write(text)
+            proc = subprocess.Popen([SNE, "train", cfg, "--run-dir", run], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            last = os.path.join(run, "checkpoints/last")
+            deadline = time.time() + 240
+            while not os.path.exists(os.path.join(last, "state.json")) and time.time() < deadline:
+                self.assertIsNone(proc.poll(), "sne train ended before its first checkpoint")
+                time.sleep(0.1)
+            filler = os.path.join(mnt, "filler")
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill the disk to the last byte, unbuffered
+            try:
+                while True:
+                    os.write(fd, b"\0" * 4096)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+            _, err = proc.communicate(timeout=120)
+            self.assertEqual(proc.returncode, 5, err)
+            self.assertIn("is the disk full?", err)
+            for marker in ("terminate called", "Aborted", "internal error"):
+                self.assertNotIn(marker, err)
+            self.assertFalse(os.path.exists(last + ".tmp"), "a half-written checkpoint was left behind")
+            os.remove(filler)
+            self.assertEqual(sne("eval", last).returncode, 0)  # the previous checkpoint is intact
+            r = sne("train", "--run-dir", run, "--resume", "--set", "train.epochs=1")
+            self.assertEqual(r.returncode, 0, r.stderr)
+        finally:
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
+
     def test_compare_trains_every_model_on_the_same_splits_and_reuses_finished_rows(self):
         out = os.path.join(self.dir, "compare")
         args = ["compare", self.config, "--models", "statnn,mlp", "--fractions", "0.5,1", "-o", out,
