@@ -3,10 +3,16 @@
 #include <torch/serialize.h>
 
 #include <filesystem>
+#include <zlib.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/files.h"
@@ -21,6 +27,19 @@ void write_text(const fs::path& p, const std::string& text) {
   f.close();  // the last buffer reaches the disk here: a full disk fails now, not later unseen
   if (!f) throw IoError(p.string() + ": cannot write (" + std::strerror(errno) + "; is the disk full?)");
 }
+std::string crc32_hex(const char* data, std::size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (n > 0) {  // zlib takes uInt lengths
+    const auto chunk = static_cast<uInt>(std::min<std::size_t>(n, 1u << 30));
+    crc = crc32(crc, reinterpret_cast<const Bytef*>(data), chunk);
+    data += chunk;
+    n -= chunk;
+  }
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08lx", static_cast<unsigned long>(crc));
+  return buf;
+}
+
 std::string read_text(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
   if (!f) throw CheckpointError(p.string() + ": missing or unreadable (is this a checkpoint directory?)");
@@ -56,12 +75,20 @@ void save_checkpoint(const std::string& dir, torch::nn::Module& model, torch::op
     } catch (const c10::Error& e) {
       throw IoError(tmp.string() + ": cannot serialise tensors (" + e.what_without_backtrace() + ")");
     }
-    write_text(tmp / "model.pt", model_bytes);
-    if (optimizer) write_text(tmp / "optimizer.pt", optimizer_bytes);
-    Json manifest = state;
-    manifest.set("checkpoint_format", static_cast<long long>(kCheckpointFormat));
-    write_text(tmp / "state.json", manifest.dump(2) + "\n");
-    write_text(tmp / "config.yaml", config_yaml);
+    Json with_format = state;
+    with_format.set("checkpoint_format", static_cast<long long>(kCheckpointFormat));
+    std::vector<std::pair<std::string, std::string>> files{
+        {"model.pt", std::move(model_bytes)}, {"state.json", with_format.dump(2) + "\n"}, {"config.yaml", config_yaml}};
+    if (optimizer) files.emplace_back("optimizer.pt", std::move(optimizer_bytes));
+    Json manifest = Json::object();
+    for (const auto& [name, bytes] : files) {
+      write_text(tmp / name, bytes);
+      Json entry = Json::object();
+      entry.set("bytes", static_cast<long long>(bytes.size()));
+      entry.set("crc32", crc32_hex(bytes.data(), bytes.size()));
+      manifest.set(name, entry);
+    }
+    write_text(tmp / "manifest.json", manifest.dump(2) + "\n");  // last: a checkpoint without it is incomplete
   } catch (const IoError&) {
     remove_tree(tmp.string(), ec);  // no half-written checkpoint stays behind; the previous one is untouched
     throw;
@@ -81,6 +108,44 @@ void save_checkpoint(const std::string& dir, torch::nn::Module& model, torch::op
   remove_tree(old.string(), ec);
 }
 
+namespace {
+
+// CheckpointError naming the file when one of the checkpoint files differs from what manifest.json records.
+void verify_manifest(const std::string& dir) {
+  const fs::path m = fs::path(dir) / "manifest.json";
+  Json manifest;
+  try {
+    manifest = Json::parse(read_text(m));
+  } catch (const CheckpointError&) {
+    throw CheckpointError(m.string() + ": missing (the checkpoint is incomplete)");
+  } catch (const std::exception& e) {
+    throw CheckpointError(m.string() + ": corrupt (" + e.what() + ")");
+  }
+  if (!manifest.is_object()) throw CheckpointError(m.string() + ": corrupt (not an object)");
+  for (const char* name : {"model.pt", "state.json", "config.yaml"})
+    if (!manifest.find(name)) throw CheckpointError(m.string() + ": no member '" + name + "'");
+  for (const auto& [name, entry] : manifest.as_object()) {
+    const fs::path p = fs::path(dir) / name;
+    const Json* bytes = entry.is_object() ? entry.find("bytes") : nullptr;
+    const Json* crc = entry.is_object() ? entry.find("crc32") : nullptr;
+    if (!bytes || !bytes->is_number() || !crc || !crc->is_string() || name.find('/') != std::string::npos)
+      throw CheckpointError(m.string() + ": member '" + name + "' must be {\"bytes\": N, \"crc32\": \"hex\"}");
+    std::error_code ec;
+    const auto size = fs::file_size(p, ec);
+    if (ec) throw CheckpointError(p.string() + ": missing (listed in manifest.json)");
+    if (static_cast<double>(size) != bytes->as_number())
+      throw CheckpointError(p.string() + ": corrupt (" + std::to_string(size) + " bytes, manifest.json says " +
+                            bytes->dump() + ")");
+    const std::string data = read_text(p);
+    const std::string sum = crc32_hex(data.data(), data.size());
+    if (sum != crc->as_string())
+      throw CheckpointError(p.string() + ": corrupt (CRC-32 " + sum + ", manifest.json says " + crc->as_string() +
+                            "); the file was damaged after it was written");
+  }
+}
+
+}  // namespace
+
 LoadedCheckpoint read_checkpoint(const std::string& dir) {
   if (!fs::is_directory(dir)) throw CheckpointError(dir + ": not a checkpoint directory");
   LoadedCheckpoint c;
@@ -92,9 +157,10 @@ LoadedCheckpoint read_checkpoint(const std::string& dir) {
   }
   const Json* fmt = c.state.find("checkpoint_format");
   if (!fmt || !fmt->is_number()) throw CheckpointError(dir + "/state.json: no checkpoint_format");
-  if (fmt->as_int() != kCheckpointFormat)
-    throw CheckpointError(dir + ": checkpoint format " + std::to_string(fmt->as_int()) + ", this sne reads " +
+  if (fmt->as_number() != 1 && fmt->as_number() != kCheckpointFormat)
+    throw CheckpointError(dir + ": checkpoint format " + fmt->dump() + ", this sne reads 1 and " +
                           std::to_string(kCheckpointFormat));
+  if (fmt->as_number() == kCheckpointFormat) verify_manifest(dir);  // format 1 had no manifest
   c.config_yaml = read_text(fs::path(dir) / "config.yaml");
   return c;
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Checkpoints: a directory per checkpoint (model.pt, optimizer.pt, state.json, config.yaml), written under a
-// temporary name and renamed into place, so a crash never leaves a half-written checkpoint under a real name.
+// Checkpoints: a directory per checkpoint (model.pt, optimizer.pt, state.json, config.yaml, manifest.json), written
+// under a temporary name and renamed into place, so a crash never leaves a half-written checkpoint under a real
+// name. manifest.json holds each file's size and CRC-32; every reader checks them before using a byte.
 #include <torch/nn/module.h>
 #include <torch/optim/optimizer.h>
 
@@ -10,7 +11,7 @@
 
 namespace sne::train {
 
-inline constexpr int64_t kCheckpointFormat = 1;
+inline constexpr int64_t kCheckpointFormat = 2;  ///< 2: with manifest.json; 1 (read, not checked): without
 
 /// Writes `dir` atomically (replacing an older one). `state` must hold what resuming needs.
 void save_checkpoint(const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer* optimizer,
@@ -21,7 +22,8 @@ struct LoadedCheckpoint {
   std::string config_yaml;
 };
 
-/// Reads the manifest and config of a checkpoint (no tensors). Throws CheckpointError naming the file.
+/// Checks every file against manifest.json, then reads the state and config (no tensors). Throws
+/// CheckpointError naming the file (and the member) that is missing, damaged or unreadable.
 LoadedCheckpoint read_checkpoint(const std::string& dir);
 /// Loads the model (and optimizer, when given) tensors. The model must have the checkpoint's architecture
 /// settings; a mismatch or a corrupt file throws CheckpointError naming the file.

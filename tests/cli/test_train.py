@@ -133,6 +133,20 @@ class TrainEvalEncodeTest(unittest.TestCase):
         with open(os.path.join(broken, "model.pt"), "r+b") as f:
             f.truncate(100)
         self.assertFails(sne("eval", broken), 4, "model.pt: corrupt")
+        # Bytes flipped inside model.pt, its size unchanged: the manifest's CRC-32 catches what a loader may not.
+        flipped = os.path.join(self.dir, "flipped")
+        shutil.copytree(os.path.join(self.run_dir, "checkpoints/best"), flipped)
+        with open(os.path.join(flipped, "model.pt"), "r+b") as f:
+            data = bytearray(f.read())
+            for k in range(10):
+                data[len(data) // 2 + 97 * k] ^= 0x5A
+            f.seek(0)
+            f.write(data)
+        self.assertFails(sne("eval", flipped), 4, "model.pt: corrupt (CRC-32", "damaged after it was written")
+        self.assertFails(sne("encode", self.zoo, "--checkpoint", flipped, "-o", os.path.join(self.dir, "f.h5")), 4,
+                         "model.pt: corrupt (CRC-32")
+        os.remove(os.path.join(flipped, "manifest.json"))
+        self.assertFails(sne("eval", flipped), 4, "manifest.json: missing")
         nan_zoo = os.path.join(self.dir, "nan.h5")
         write_zoo(nan_zoo, nan_at=7)
         self.assertFails(sne("eval", os.path.join(self.run_dir, "checkpoints/best"), "--zoo", nan_zoo, "--split",
