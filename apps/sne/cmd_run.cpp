@@ -36,7 +36,7 @@ void run(const CommonOptions& o) {
                describe_runtime(ctx));
   prepare_zoo(cfg, ctx);
   auto zoo = zoo::ZooFile::open(cfg.zoo.path);
-  const auto report = zoo::check_zoo(zoo, static_cast<int64_t>(cfg.zoo.reader.memory_budget_mb * (1 << 20)));
+  const auto report = zoo::check_zoo(zoo, config::budget_bytes(cfg.zoo.reader.memory_budget_mb));
   if (!report.ok()) {
     for (const auto& p : report.problems) std::fprintf(stderr, "sne: invalid: %s\n", p.c_str());
     throw DataError(cfg.zoo.path + ": " + std::to_string(report.problems.size()) + " problem(s) found");

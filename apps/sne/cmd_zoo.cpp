@@ -36,7 +36,7 @@ void validate(const ZooArgs& a) {
   start(resolve_config(a.common));
   auto zoo = zoo::ZooFile::open(a.zoo);
   Progress progress("validate", zoo->num_networks(), "networks");
-  const auto report = zoo::check_zoo(zoo, static_cast<int64_t>(a.memory_budget_mb * (1 << 20)),
+  const auto report = zoo::check_zoo(zoo, config::budget_bytes(a.memory_budget_mb),
                                      [&](int64_t done, int64_t) { progress.update(done); });
   if (report.networks_scanned > 0) progress.finish();
   if (!report.ok()) {

@@ -176,6 +176,10 @@ Config resolve(const std::vector<Source>& sources, const std::vector<std::string
 
 /// Setting-by-setting equality (driven by the declarations, so new settings are compared automatically).
 bool operator==(const Config& a, const Config& b);
+
+/// A memory budget in MiB (zoo.reader.memory_budget_mb) as bytes, at least 1 and at most 2^50: any positive
+/// number a config accepts is a budget the reader can honour.
+int64_t budget_bytes(double mb);
 inline bool operator!=(const Config& a, const Config& b) { return !(a == b); }
 
 /// The resolved config as YAML text, nested by section, every setting present (what `sne config show` prints

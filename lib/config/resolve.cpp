@@ -165,6 +165,8 @@ Config resolve(const std::vector<Source>& sources, const std::vector<std::string
   Resolver r;
   for (const Source& src : sources) r.apply_source(src);
   for (const std::string& o : overrides) r.apply_override(o);
+  if (r.problems.empty())  // each value in range; now whether they fit together
+    for (const std::string& p : detail::cross_problems(r.config)) r.problems.push_back(p);
   if (!r.problems.empty()) throw ConfigError(join(r.problems, "\n"));
   return r.config;
 }

@@ -124,6 +124,14 @@ Check<int64_t> at_least(int64_t min) {
           }};
 }
 
+Check<int64_t> between_int(int64_t min, int64_t max) {
+  return {"in [" + std::to_string(min) + ", " + std::to_string(max) + "]", [min, max](const int64_t& v) {
+            return v >= min && v <= max ? std::string()
+                                        : "must be in [" + std::to_string(min) + ", " + std::to_string(max) +
+                                              "], got " + std::to_string(v);
+          }};
+}
+
 Check<double> greater_than(double min) {
   return {"> " + render(min), [min](const double& v) {
             return v > min ? std::string() : "must be > " + render(min) + ", got " + render(v);
@@ -262,6 +270,11 @@ Config defaults() {
   Config c{};
   for (const detail::Setting& s : detail::table()) s.reset(c);
   return c;
+}
+
+int64_t budget_bytes(double mb) {
+  const double bytes = mb * static_cast<double>(1 << 20);
+  return bytes < 1 ? 1 : bytes > 1125899906842624.0 ? int64_t{1} << 50 : static_cast<int64_t>(bytes);
 }
 
 bool operator==(const Config& a, const Config& b) {

@@ -27,6 +27,7 @@ struct Check {
 };
 
 Check<int64_t> at_least(int64_t min);
+Check<int64_t> between_int(int64_t min, int64_t max);  ///< min <= v <= max
 Check<double> greater_than(double min);
 Check<double> at_least_number(double min);
 Check<double> between(double min, double max);  ///< min <= v <= max
@@ -62,6 +63,10 @@ Setting choice(std::string key, Field<std::string> field, std::string def, std::
 
 /// Every declared setting, in declaration order (settings.cpp).
 const std::vector<Setting>& table();
+
+/// The problems of settings that are each in range but do not fit together, e.g. encoder.heads not dividing
+/// encoder.dim (settings.cpp); empty when they fit.
+std::vector<std::string> cross_problems(const Config& c);
 
 /// The setting with this dotted key, or nullptr.
 const Setting* find(const std::string& key);

@@ -112,13 +112,13 @@ const std::vector<Setting>& table() {
     choice("model", [](Config& c) -> std::string& { return c.model; }, "sne", model_names(), "sne, or a baseline: mlp (flattened weights), deepsets (all weights as one set), statnn (per-tensor statistics)"),
 
     // encoder: the SNE encoder (sne-method.md sections 2-3; choices marked (ours) there are ours here too).
-    integer("encoder.dim", [](Config& c) -> int64_t& { return c.encoder.dim; }, 32, at_least(2), "width h of every set block and of z"),
-    integer("encoder.heads", [](Config& c) -> int64_t& { return c.encoder.heads; }, 4, at_least(1), "attention heads (divides dim)"),
-    integer("encoder.ff_mult", [](Config& c) -> int64_t& { return c.encoder.ff_mult; }, 2, at_least(1), "feed-forward width in multiples of dim"),
-    integer("encoder.chunk_size", [](Config& c) -> int64_t& { return c.encoder.chunk_size; }, 32, at_least(1), "pad-chunk size c (elements per chunk)"),
-    integer("encoder.chunk_budget", [](Config& c) -> int64_t& { return c.encoder.chunk_budget; }, 16384, at_least(0), "most chunks whose activations a training step holds at once (stage 1 of the reference kernels in slices, stage 2 in groups of tensors, recomputed in backward; 0 = no bound); bounds memory, not results"),
+    integer("encoder.dim", [](Config& c) -> int64_t& { return c.encoder.dim; }, 32, between_int(2, 4096), "width h of every set block and of z"),
+    integer("encoder.heads", [](Config& c) -> int64_t& { return c.encoder.heads; }, 4, between_int(1, 256), "attention heads (divides dim)"),
+    integer("encoder.ff_mult", [](Config& c) -> int64_t& { return c.encoder.ff_mult; }, 2, between_int(1, 64), "feed-forward width in multiples of dim"),
+    integer("encoder.chunk_size", [](Config& c) -> int64_t& { return c.encoder.chunk_size; }, 32, between_int(1, 1 << 16), "pad-chunk size c (elements per chunk)"),
+    integer("encoder.chunk_budget", [](Config& c) -> int64_t& { return c.encoder.chunk_budget; }, 16384, between_int(0, int64_t{1} << 32), "most chunks whose activations a training step holds at once (stage 1 of the reference kernels in slices, stage 2 in groups of tensors, recomputed in backward; 0 = no bound); bounds memory, not results"),
     choice("encoder.value_embedding", [](Config& c) -> std::string& { return c.encoder.value_embedding; }, "fourier", {"fourier", "linear"}, "how a weight value becomes a vector"),
-    integer("encoder.fourier_bands", [](Config& c) -> int64_t& { return c.encoder.fourier_bands; }, 4, at_least(0), "frequencies of the fourier value embedding"),
+    integer("encoder.fourier_bands", [](Config& c) -> int64_t& { return c.encoder.fourier_bands; }, 4, between_int(0, 64), "frequencies of the fourier value embedding"),
     boolean("encoder.pre_ln", [](Config& c) -> bool& { return c.encoder.pre_ln; }, true, "pre-LN set blocks (false: post-LN, as the Set Transformer paper)"),
     boolean("encoder.pma_seed_residual", [](Config& c) -> bool& { return c.encoder.pma_seed_residual; }, true, "PMA output = seed + attention"),
     boolean("encoder.level_encoding", [](Config& c) -> bool& { return c.encoder.level_encoding; }, true, "ablation: depth-level positional encoding"),
@@ -131,12 +131,12 @@ const std::vector<Setting>& table() {
     boolean("encoder.hierarchy", [](Config& c) -> bool& { return c.encoder.hierarchy; }, true, "ablation: chunk->tensor->layer->network hierarchy (false: one set of chunks)"),
 
     // baseline: the baselines' own MLPs (their code z has encoder.dim entries, like SNE's).
-    integer("baseline.hidden", [](Config& c) -> int64_t& { return c.baseline.hidden; }, 256, at_least(1), "width of the baselines' hidden layers"),
-    integer("baseline.layers", [](Config& c) -> int64_t& { return c.baseline.layers; }, 2, at_least(1), "hidden layers of each baseline MLP"),
+    integer("baseline.hidden", [](Config& c) -> int64_t& { return c.baseline.hidden; }, 256, between_int(1, 1 << 16), "width of the baselines' hidden layers"),
+    integer("baseline.layers", [](Config& c) -> int64_t& { return c.baseline.layers; }, 2, between_int(1, 64), "hidden layers of each baseline MLP"),
 
     // predictor: the MLP on z.
-    integer("predictor.hidden", [](Config& c) -> int64_t& { return c.predictor.hidden; }, 512, at_least(1), "width of the predictor's hidden layers"),
-    integer("predictor.layers", [](Config& c) -> int64_t& { return c.predictor.layers; }, 2, at_least(0), "hidden layers of the predictor"),
+    integer("predictor.hidden", [](Config& c) -> int64_t& { return c.predictor.hidden; }, 512, between_int(1, 1 << 16), "width of the predictor's hidden layers"),
+    integer("predictor.layers", [](Config& c) -> int64_t& { return c.predictor.layers; }, 2, between_int(0, 64), "hidden layers of the predictor"),
 
     // task: what is predicted.
     string("task.property", [](Config& c) -> std::string& { return c.task.property; }, "frequency", non_empty(), "zoo property to predict"),
@@ -155,7 +155,7 @@ const std::vector<Setting>& table() {
     choice("train.lr_schedule", [](Config& c) -> std::string& { return c.train.lr_schedule; }, "cosine", {"cosine", "constant"}, "after warm-up: cosine decay over all epochs to lr * final_lr_fraction, or constant"),
     number("train.final_lr_fraction", [](Config& c) -> double& { return c.train.final_lr_fraction; }, 0.01, between(0.0, 1.0), "cosine schedule: the last step's learning rate as a fraction of train.lr"),
     number("train.invariance_weight", [](Config& c) -> double& { return c.train.invariance_weight; }, 1.0, at_least_number(0.0), "v: weight of the logit-invariance term (0 = ablation)"),
-    integer("train.invariance_samples", [](Config& c) -> int64_t& { return c.train.invariance_samples; }, 1, at_least(1), "symmetry transforms sampled per network per step"),
+    integer("train.invariance_samples", [](Config& c) -> int64_t& { return c.train.invariance_samples; }, 1, between_int(1, 64), "symmetry transforms sampled per network per step"),
     integer("train.early_stopping_patience", [](Config& c) -> int64_t& { return c.train.early_stopping_patience; }, 0, at_least(0), "epochs without validation improvement before stopping (0 = never)"),
     choice("train.value_normalization", [](Config& c) -> std::string& { return c.train.value_normalization; }, "tensor", {"tensor", "none"}, "standardise weights per tensor with training-zoo statistics"),
     integer("train.data_shards", [](Config& c) -> int64_t& { return c.train.data_shards; }, 0, at_least(0), "data-parallel shards of every batch, each with its own shuffled stream; a run gives the same result on any number of processes that divides it (0 = the number of processes when the run starts)"),
@@ -167,6 +167,14 @@ const std::vector<Setting>& table() {
   };
   // clang-format on
   return t;
+}
+
+std::vector<std::string> cross_problems(const Config& c) {
+  std::vector<std::string> p;
+  if (c.encoder.dim % c.encoder.heads != 0)
+    p.push_back("encoder.heads (" + std::to_string(c.encoder.heads) + ") must divide encoder.dim (" +
+                std::to_string(c.encoder.dim) + "): each attention head takes dim / heads of every vector");
+  return p;
 }
 
 }  // namespace sne::config::detail

@@ -36,7 +36,7 @@ int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const 
   o.split = split;
   o.properties = z->property_names();
   o.batch_size = m.config.zoo.reader.batch_size;
-  o.memory_budget_bytes = static_cast<int64_t>(m.config.zoo.reader.memory_budget_mb * (1 << 20));
+  o.memory_budget_bytes = config::budget_bytes(m.config.zoo.reader.memory_budget_mb);
   o.shard_index = shard.index;
   o.num_shards = shard.count;
   zoo::ZooStream stream(z, o);

@@ -30,7 +30,7 @@ namespace {
 at::Device device_of(const Context& ctx) {
   return ctx.device == "cuda" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(ctx.device_index)) : at::Device(at::kCPU);
 }
-int64_t budget_bytes(const config::Config& c) { return static_cast<int64_t>(c.zoo.reader.memory_budget_mb * (1 << 20)); }
+int64_t budget_bytes(const config::Config& c) { return config::budget_bytes(c.zoo.reader.memory_budget_mb); }
 
 zoo::StreamOptions stream_options(const config::Config& c, const std::string& split, bool shuffle) {
   zoo::StreamOptions o;

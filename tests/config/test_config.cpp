@@ -172,6 +172,22 @@ TEST_CASE("values outside their range are rejected", "[config]") {
   CHECK(problem("zoo.path: ''\n") == "f.yaml:1: zoo.path: must be non-empty");
   CHECK(problem("train:\n  final_lr_fraction: 1.5\n") ==
         "f.yaml:2: train.final_lr_fraction: must be in [0, 1], got 1.5");
+  // Bounds that match what a model can build, before anything is allocated.
+  CHECK(problem("encoder.dim: 2147483647\n") == "f.yaml:1: encoder.dim: must be in [2, 4096], got 2147483647");
+  CHECK(problem("predictor.hidden: 1000000000\n") ==
+        "f.yaml:1: predictor.hidden: must be in [1, 65536], got 1000000000");
+  CHECK(problem("train.invariance_samples: 1000000000\n") ==
+        "f.yaml:1: train.invariance_samples: must be in [1, 64], got 1000000000");
+  // Settings that are each in range but do not fit together.
+  CHECK(problem("encoder: {dim: 32, heads: 5}\n") ==
+        "encoder.heads (5) must divide encoder.dim (32): each attention head takes dim / heads of every vector");
+  CHECK(problems({{"f.yaml", "encoder: {dim: 32, heads: 8}\n"}}).empty());
+}
+
+TEST_CASE("a memory budget of any positive size is one the reader can honour", "[config]") {
+  CHECK(sne::config::budget_bytes(1e-300) == 1);
+  CHECK(sne::config::budget_bytes(256) == int64_t{256} << 20);
+  CHECK(sne::config::budget_bytes(1e300) == int64_t{1} << 50);
 }
 
 TEST_CASE("a value that is not one of the choices lists them", "[config]") {
