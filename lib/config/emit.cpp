@@ -41,13 +41,16 @@ void emit(const Config& c, const std::string& prefix, std::size_t depth, std::ve
 std::string to_yaml(const Config& c) {
   std::vector<Line> lines;
   emit(c, "", 0, lines);
+  // Comments line up after the longest setting, but a very long value (a path of kilobytes) does not push
+  // every other line's comment out with it.
+  constexpr std::size_t kMaxColumn = 60;
   std::size_t width = 0;
   for (const Line& l : lines)
-    if (!l.help.empty()) width = std::max(width, l.text.size());
+    if (!l.help.empty() && l.text.size() <= kMaxColumn) width = std::max(width, l.text.size());
   std::string out;
   for (const Line& l : lines) {
     out += l.text;
-    if (!l.help.empty()) out += std::string(width - l.text.size() + 2, ' ') + "# " + l.help;
+    if (!l.help.empty()) out += std::string(l.text.size() < width ? width - l.text.size() + 2 : 2, ' ') + "# " + l.help;
     out += '\n';
   }
   return out;

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <regex>
 #include <stdexcept>
 #include <utility>
 
@@ -16,13 +15,49 @@
 namespace sne::config::detail {
 namespace {
 
-std::string got(const Scalar& v) { return "got '" + v.text + "'" + (v.quoted ? " (quoted, so a string)" : ""); }
+std::string got(const Scalar& v) {
+  const std::string shown = v.text.size() <= 80 ? v.text
+                                                 : v.text.substr(0, 60) + "...' (" + std::to_string(v.text.size()) +
+                                                       " characters";
+  return "got '" + shown + (v.text.size() <= 80 ? "'" : ")") + (v.quoted ? " (quoted, so a string)" : "");
+}
+
+// Scanners for the YAML 1.2 core schema's number forms. Hand-written: libstdc++'s std::regex recurses once per
+// character and overflowed the stack on a 50 kB value.
+std::size_t skip_digits(const std::string& s, std::size_t i) {
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  return i;
+}
+std::size_t skip_sign(const std::string& s, std::size_t i) { return i < s.size() && (s[i] == '+' || s[i] == '-') ? i + 1 : i; }
+
+bool is_integer_text(const std::string& s) {  // [-+]?[0-9]+
+  const std::size_t i = skip_sign(s, 0), j = skip_digits(s, i);
+  return j > i && j == s.size();
+}
+
+bool is_number_text(const std::string& s) {  // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+  std::size_t i = skip_sign(s, 0);
+  const std::size_t int_end = skip_digits(s, i);
+  bool digits = int_end > i;
+  i = int_end;
+  if (i < s.size() && s[i] == '.') {
+    const std::size_t frac_end = skip_digits(s, i + 1);
+    digits = digits || frac_end > i + 1;
+    i = frac_end;
+  }
+  if (!digits) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    const std::size_t e = skip_sign(s, i + 1), e_end = skip_digits(s, e);
+    if (e_end == e) return false;
+    i = e_end;
+  }
+  return i == s.size();
+}
 
 // ---- per-type parsing: "" when `v` is a valid T (stored in `out`), else the problem -------------------
 
 std::string parse(const Scalar& v, int64_t& out) {
-  static const std::regex re("[-+]?[0-9]+");
-  if (v.quoted || !std::regex_match(v.text, re)) return "expected an integer, " + got(v);
+  if (v.quoted || !is_integer_text(v.text)) return "expected an integer, " + got(v);
   errno = 0;
   const long long x = std::strtoll(v.text.c_str(), nullptr, 10);
   if (errno == ERANGE) return "expected an integer, " + got(v) + " (outside the 64-bit range)";
@@ -32,16 +67,13 @@ std::string parse(const Scalar& v, int64_t& out) {
 
 std::string parse(const Scalar& v, double& out) {
   // YAML 1.2 core schema floats (and integers).
-  static const std::regex number("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
-  static const std::regex inf("([-+]?)\\.(inf|Inf|INF)");
-  static const std::regex nan("\\.(nan|NaN|NAN)");
-  std::smatch m;
   if (v.quoted) return "expected a number, " + got(v);
-  if (std::regex_match(v.text, m, inf)) {
-    out = m[1] == "-" ? -HUGE_VAL : HUGE_VAL;
-  } else if (std::regex_match(v.text, nan)) {
+  const std::string unsigned_text = v.text.substr(skip_sign(v.text, 0));
+  if (unsigned_text == ".inf" || unsigned_text == ".Inf" || unsigned_text == ".INF") {
+    out = v.text[0] == '-' ? -HUGE_VAL : HUGE_VAL;
+  } else if (v.text == ".nan" || v.text == ".NaN" || v.text == ".NAN") {
     out = std::nan("");
-  } else if (std::regex_match(v.text, number)) {
+  } else if (is_number_text(v.text)) {
     errno = 0;
     out = std::strtod(v.text.c_str(), nullptr);
     if (errno == ERANGE && std::isinf(out)) return "expected a number, " + got(v) + " (too large)";
@@ -230,8 +262,13 @@ const std::vector<std::string>& known_names() {
 }
 
 std::string quote(const std::string& s) {
-  static const std::regex plain("[A-Za-z0-9_./][A-Za-z0-9_./+-]*");
-  if (std::regex_match(s, plain) && s != "null" && s != "Null" && s != "NULL") return s;
+  const auto plain_char = [](char ch, bool first) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+           ch == '.' || ch == '/' || (!first && (ch == '+' || ch == '-'));
+  };
+  bool plain = !s.empty();
+  for (std::size_t i = 0; plain && i < s.size(); ++i) plain = plain_char(s[i], i == 0);
+  if (plain && s != "null" && s != "Null" && s != "NULL") return s;
   std::string out = "\"";
   for (const char ch : s) {
     const auto u = static_cast<unsigned char>(ch);

@@ -225,3 +225,16 @@ TEST_CASE("a ConfigError has the config error kind", "[config]") {
     CHECK(e.kind() == sne::ErrorKind::config);
   }
 }
+
+TEST_CASE("a value of 60 kB is read, shown back and named in a short message", "[config]") {
+  // std::regex recursed once per character here and overflowed the stack (config show segfaulted).
+  const std::string long_path(60000, 'a');
+  const auto c = resolve({{"f.yaml", "zoo:\n  path: " + long_path + "\n"}}, {});
+  CHECK(c.zoo.path == long_path);
+  CHECK(sne::config::to_yaml(c).find(long_path) != std::string::npos);
+  const std::string digits(60000, '7');
+  const std::string p = problem("run.seed: " + digits + "\n");
+  CHECK_THAT(p, Catch::Contains("(60000 characters)"));
+  CHECK(p.size() < 300);
+  CHECK(problem("train.lr: " + std::string(60000, '1') + "e\n").size() < 300);
+}
