@@ -1,5 +1,6 @@
 // resolve(): defaults < YAML sources < `--set` overrides, collecting every problem (with its origin) before
 // throwing one ConfigError. The only place that reads YAML.
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -149,6 +150,9 @@ class Resolver {
 }  // namespace
 
 Source read_source(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))  // a FIFO would block the read forever
+    throw ConfigError(path + ": not a regular file, expected a YAML config file");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw ConfigError(path + ": cannot read config file (" + std::strerror(errno) + ")");
   Source src{path, {}};

@@ -125,6 +125,9 @@ Handle open_file(const std::string& path, bool writable) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw DataError(path + ": no such file");
   if (fs::is_directory(path, ec)) throw DataError(path + ": is a directory, expected an HDF5 zoo file");
+  // A FIFO or device would block the open below forever (and signals with it): only regular files are read.
+  if (!fs::is_regular_file(path, ec))
+    throw DataError(path + ": not a regular file (a FIFO, socket or device?), expected an HDF5 file");
   {
     std::ifstream probe(path, std::ios::binary);
     if (!probe) throw DataError(path + ": cannot open (" + std::strerror(errno) + ")");

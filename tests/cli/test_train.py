@@ -147,6 +147,11 @@ class TrainEvalEncodeTest(unittest.TestCase):
                          "model.pt: corrupt (CRC-32")
         os.remove(os.path.join(flipped, "manifest.json"))
         self.assertFails(sne("eval", flipped), 4, "manifest.json: missing")
+        # A FIFO would block an open() forever: refused as a non-regular file, for a zoo and for a config.
+        fifo = os.path.join(self.dir, "fifo")
+        os.mkfifo(fifo)
+        self.assertFails(sne("zoo", "info", fifo), 3, "fifo: not a regular file")
+        self.assertFails(sne("config", "show", fifo), 2, "fifo: not a regular file")
         nan_zoo = os.path.join(self.dir, "nan.h5")
         write_zoo(nan_zoo, nan_at=7)
         self.assertFails(sne("eval", os.path.join(self.run_dir, "checkpoints/best"), "--zoo", nan_zoo, "--split",
