@@ -349,8 +349,12 @@ std::vector<int64_t> with_known(const ZooFile& file, const std::vector<int64_t>&
   const std::vector<double> column = file.property(property);
   std::vector<int64_t> out;
   out.reserve(ids.size());
-  for (const int64_t i : ids)
-    if (!std::isnan(column.at(static_cast<std::size_t>(i)))) out.push_back(i);
+  for (const int64_t i : ids) {
+    if (i < 0 || i >= static_cast<int64_t>(column.size()))
+      throw DataError(file.path() + ": a split names network " + std::to_string(i) + ", but the zoo has networks 0.." +
+                      std::to_string(static_cast<int64_t>(column.size()) - 1));
+    if (!std::isnan(column[static_cast<std::size_t>(i)])) out.push_back(i);
+  }
   return out;
 }
 

@@ -147,6 +147,13 @@ class TrainEvalEncodeTest(unittest.TestCase):
                          "model.pt: corrupt (CRC-32")
         os.remove(os.path.join(flipped, "manifest.json"))
         self.assertFails(sne("eval", flipped), 4, "manifest.json: missing")
+        # A split naming network 2^62 is a data error naming the zoo, not an internal error.
+        bad_split = os.path.join(self.dir, "bad-split.h5")
+        shutil.copy(self.zoo, bad_split)
+        with h5py.File(bad_split, "r+") as f:
+            f["splits/test"][0] = 2 ** 62
+        self.assertFails(sne("eval", os.path.join(self.run_dir, "checkpoints/best"), "--zoo", bad_split), 3,
+                         "a split names network 4611686018427387904, but the zoo has networks 0..59")
         # A FIFO would block an open() forever: refused as a non-regular file, for a zoo and for a config.
         fifo = os.path.join(self.dir, "fifo")
         os.mkfifo(fifo)
