@@ -197,7 +197,7 @@ void eval_command(const EvalArgs& a) {
 
 // The shard of a sharded encode: --shard, else a SLURM array task's place in its array, else the rank of a
 // torchrun/srun launch; {0, 1} when none applies.
-train::EncodeShard encode_shard(const std::string& flag) {
+train::EncodeShard encode_shard(const std::string& flag, const distributed::Launch& l) {
   if (!flag.empty()) {
     const auto [i, n] = distributed::parse_shard(flag, "--shard");
     return {i, n};
@@ -211,27 +211,21 @@ train::EncodeShard encode_shard(const std::string& flag) {
                                                        "other than 1 needs --shard)");
     return {i, n};
   }
-  const distributed::Launch l = distributed::detect_launch();
   return {l.rank, l.world};
 }
 
 void encode_command(const EvalArgs& a) {
   Context ctx = start(resolve_config(a.common));
-  use_local_device(ctx, distributed::detect_launch().local_rank);
-  const train::EncodeShard shard = encode_shard(a.shard);
+  const distributed::Launch launch = distributed::detect_launch();
+  use_local_device(ctx, launch.local_rank);
+  const train::EncodeShard shard = encode_shard(a.shard, launch);
   const std::string out = shard.count > 1 ? zoo::embedding_part_path(a.out, shard.index, shard.count) : a.out;
   auto m = train::load_model(a.checkpoint, ctx);
   auto z = zoo::ZooFile::open(a.zoo);
-  std::unique_ptr<Progress> bar;
-  const std::string label = shard.count > 1 ? "encode " + std::to_string(shard.index) + "/" + std::to_string(shard.count) : "encode";
-  const int64_t n = train::encode_zoo(
-      m, z, a.split, out, a.overwrite, ctx,
-      [&](int64_t done, int64_t total) {
-        if (!bar) bar = std::make_unique<Progress>(label, total, "networks");
-        bar->update(done);
-      },
-      shard);
-  if (bar) bar->finish();
+  LazyProgress bar(shard.count > 1 ? "encode " + std::to_string(shard.index) + "/" + std::to_string(shard.count) : "encode",
+                   "networks");
+  const int64_t n = train::encode_zoo(m, z, a.split, out, a.overwrite, ctx, bar.callback(), shard);
+  bar.finish();
   std::printf("%s: %lld codes of dimension %lld\n", out.c_str(), static_cast<long long>(n),
               static_cast<long long>(m.config.encoder.dim));
   if (shard.count > 1)
@@ -250,12 +244,9 @@ void merge_command(const MergeArgs& a) {
   std::string zoo_path = a.zoo;
   if (zoo_path.empty()) zoo_path = zoo::encoded_zoo_path(a.out);
   auto z = zoo::ZooFile::open(zoo_path);
-  std::unique_ptr<Progress> bar;
-  const int64_t n = zoo::merge_embedding_parts(a.out, *z, a.overwrite, a.remove_parts, [&](int64_t done, int64_t total) {
-    if (!bar) bar = std::make_unique<Progress>("merge", total, "codes");
-    bar->update(done);
-  });
-  if (bar) bar->finish();
+  LazyProgress bar("merge", "codes");
+  const int64_t n = zoo::merge_embedding_parts(a.out, *z, a.overwrite, a.remove_parts, bar.callback());
+  bar.finish();
   std::printf("%s: %lld codes merged from its parts\n", a.out.c_str(), static_cast<long long>(n));
 }
 

@@ -3,6 +3,8 @@
 // (logs of batch jobs) prints a line at most every `log_interval_s` seconds.
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace sne::app {
@@ -25,6 +27,26 @@ class Progress {
   bool tty_;
   double interval_;
   std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+/// A Progress made at the first (done, total) report, for library calls that report their total as they go;
+/// finish() prints the final line if anything was reported.
+class LazyProgress {
+ public:
+  LazyProgress(std::string label, std::string unit) : label_(std::move(label)), unit_(std::move(unit)) {}
+  std::function<void(int64_t, int64_t)> callback() {
+    return [this](int64_t done, int64_t total) {
+      if (!bar_) bar_ = std::make_unique<Progress>(label_, total, unit_);
+      bar_->update(done);
+    };
+  }
+  void finish() {
+    if (bar_) bar_->finish();
+  }
+
+ private:
+  std::string label_, unit_;
+  std::unique_ptr<Progress> bar_;
 };
 
 }  // namespace sne::app

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "train/batch.h"
+#include "train/predict.h"
 #include "zoo/embedding_writer.h"
 #include "zoo/zoo_stream.h"
 
@@ -36,7 +37,7 @@ int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const 
   o.split = split;
   o.properties = z->property_names();
   o.batch_size = m.config.zoo.reader.batch_size;
-  o.memory_budget_bytes = config::budget_bytes(m.config.zoo.reader.memory_budget_mb);
+  o.memory_budget_bytes = budget_bytes(m.config);
   o.shard_index = shard.index;
   o.num_shards = shard.count;
   zoo::ZooStream stream(z, o);
@@ -47,8 +48,7 @@ int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const 
   provenance.set("weights", weights_fingerprint(*m.model));
   if (shard.count > 1) provenance.set("shard", std::to_string(shard.index) + "/" + std::to_string(shard.count));
   zoo::EmbeddingWriter out(out_path, m.config.encoder.dim, o.properties, provenance, overwrite);
-  const at::Device dev = ctx.device == "cuda" ? at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(ctx.device_index))
-                                              : at::Device(at::kCPU);
+  const at::Device dev = device_of(ctx);
   BatchPreparer preparer(*z, m.values, nullptr, m.config.encoder.chunk_size, dev);
   zoo::NetworkBatch b;
   while (stream.next(b)) {
