@@ -25,7 +25,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LINE = re.compile(r"training steps: (\d+) networks in ([\d.]+) s, ([\d.]+) networks/s"
-                  r"(?: on (\d+) processes; gradient all-reduce ([\d.]+) s)?")
+                  r"(?: on (\d+) processes; ([\d.]+) s)?")
 
 
 def free_port():

@@ -92,6 +92,18 @@ void train_command(const TrainArgs& a) {
   if (launch.distributed() && cfg.run.threads == 0)  // "all cores" means this process's share of the host's
     ctx = make_context(cfg.run.device, std::max<int64_t>(1, ctx.threads / launch.local_world), cfg.run.seed);
   use_local_device(ctx, launch.local_rank);
+  // In a data-parallel run every error names the rank it happened on (a DistributedError does already).
+  const auto on_this_rank = [&](const auto& work) {
+    try {
+      work();
+    } catch (const DistributedError&) {
+      throw;
+    } catch (const Error& e) {
+      if (!launch.distributed()) throw;
+      throw Error(e.kind(), "rank " + std::to_string(launch.rank) + " of " + std::to_string(launch.world) + ": " +
+                                e.what());
+    }
+  };
   std::unique_ptr<train::Collective> collective;
   if (launch.distributed()) {
     if (launch.rank != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 logs for the run
@@ -100,30 +112,17 @@ void train_command(const TrainArgs& a) {
     distributed::ConnectOptions co;
     co.backend = a.dist_backend;
     co.timeout = std::chrono::seconds(a.dist_timeout_s);
-    try {
-      collective = distributed::connect(launch, co);
-    } catch (const DistributedError&) {
-      throw;
-    } catch (const Error& e) {
-      throw Error(e.kind(), "rank " + std::to_string(launch.rank) + ": " + e.what());
-    }
+    on_this_rank([&] { collective = distributed::connect(launch, co); });
   }
   spdlog::info("runtime: {}", describe_runtime(ctx));
   train::TrainReport report;
-  try {
-    report = run_training(cfg, a.run_dir, a.resume, ctx, collective.get(), a.dist_bucket_kb << 10);
-  } catch (const DistributedError&) {
-    throw;
-  } catch (const Error& e) {
-    if (!collective) throw;
-    throw Error(e.kind(), "rank " + std::to_string(launch.rank) + " of " + std::to_string(launch.world) + ": " + e.what());
-  }
+  on_this_rank([&] { report = run_training(cfg, a.run_dir, a.resume, ctx, collective.get(), a.dist_bucket_kb << 10); });
   if (launch.rank != 0) return;
   if (report.train_seconds > 0) {
     const auto networks = static_cast<double>(report.networks_trained);
     spdlog::info("training steps: {:.0f} networks in {:.2f} s, {:.1f} networks/s{}", networks, report.train_seconds,
                  networks / report.train_seconds,
-                 collective ? fmt::format(" on {} processes; gradient all-reduce {:.2f} s ({:.1f} % of the steps)",
+                 collective ? fmt::format(" on {} processes; {:.2f} s ({:.1f} % of the steps) waiting for the all-reduce",
                                           report.world_size, report.reduce_seconds,
                                           100 * report.reduce_seconds / report.train_seconds)
                             : std::string());
