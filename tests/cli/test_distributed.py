@@ -29,7 +29,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_train import write_zoo  # noqa: E402  (the toy zoo: 60 MLPs whose property is their weight scale)
+from test_train import write_config, write_zoo  # noqa: E402  (the toy task: 60 MLPs, property: weight scale)
 
 SNE = os.environ.get("SNE_BINARY", "")
 TORCHRUN = shutil.which("torchrun")
@@ -80,11 +80,7 @@ class DataParallelTest(unittest.TestCase):
         write_zoo(cls.zoo)
         cls.config = os.path.join(d, "toy.yaml")
         # 36 training networks, 2 shards of 18, 4 per shard per step: 5 steps an epoch, the last one short.
-        with open(cls.config, "w") as f:
-            f.write(f"zoo:\n  path: {cls.zoo}\n  reader: {{batch_size: 8}}\n"
-                    "encoder: {dim: 16, chunk_size: 8}\npredictor: {hidden: 32}\n"
-                    f"task: {{property: scale}}\ntrain: {{epochs: {EPOCHS}, lr: 0.002, warmup_steps: 5, "
-                    "data_shards: 2}\n")
+        write_config(cls.config, cls.zoo, f"epochs: {EPOCHS}, lr: 0.002, warmup_steps: 5, data_shards: 2")
         cls.one = os.path.join(d, "one")
         r = subprocess.run([SNE, "train", cls.config, "--run-dir", cls.one, "--threads", "1"], capture_output=True,
                            text=True, timeout=300)

@@ -50,6 +50,14 @@ def write_zoo(path, n=60, nan_at=None, unknown=()):
         w.set_split("test", [i for i in range(n) if i % 5 == 1])
 
 
+def write_config(path, zoo, train="epochs: 8, lr: 0.001, warmup_steps: 5"):
+    """The toy task's config: a small SNE predicting `scale`; `train` is the train section's contents."""
+    with open(path, "w") as f:
+        f.write(f"zoo:\n  path: {zoo}\n  reader: {{batch_size: 8}}\n"
+                "encoder: {dim: 16, chunk_size: 8}\npredictor: {hidden: 32}\n"
+                f"task: {{property: scale}}\ntrain: {{{train}}}\n")
+
+
 def sne(*args, **kw):
     return subprocess.run([SNE, *args], capture_output=True, text=True, timeout=600, **kw)
 
@@ -63,16 +71,25 @@ class TrainEvalEncodeTest(unittest.TestCase):
         cls.zoo = os.path.join(d, "toy.h5")
         write_zoo(cls.zoo)
         cls.config = os.path.join(d, "toy.yaml")
-        with open(cls.config, "w") as f:
-            f.write(f"zoo:\n  path: {cls.zoo}\n  reader: {{batch_size: 8}}\n"
-                    "encoder: {dim: 16, chunk_size: 8}\npredictor: {hidden: 32}\n"
-                    "task: {property: scale}\ntrain: {epochs: 8, lr: 0.001, warmup_steps: 5}\n")
+        write_config(cls.config, cls.zoo)
         cls.run_dir = os.path.join(d, "run")
         cls.trained = sne("train", cls.config, "--run-dir", cls.run_dir, "--threads", "2")
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
+
+    def start_long_run(self, run, until, epochs=100000):
+        """Starts `sne train` on the toy task for `epochs` in `run` and returns it once `run/until` exists."""
+        cfg = os.path.join(self.dir, f"long-{epochs}.yaml")
+        write_config(cfg, self.zoo, f"epochs: {epochs}, lr: 0.001, warmup_steps: 5")
+        proc = subprocess.Popen([SNE, "train", cfg, "--run-dir", run], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 240  # however slow the machine is today
+        while not os.path.exists(os.path.join(run, until)) and time.time() < deadline:
+            self.assertIsNone(proc.poll(), f"sne train ended before it wrote {until}")
+            time.sleep(0.1)
+        return proc
 
     def assertFails(self, result, code, *fragments):
         self.assertEqual(result.returncode, code, result.stderr)
@@ -166,18 +183,7 @@ class TrainEvalEncodeTest(unittest.TestCase):
 
     def test_interrupt_then_resume(self):
         run = os.path.join(self.dir, "interrupted")
-        cfg = os.path.join(self.dir, "long.yaml")
-        with open(self.config) as f:
-            text = f.read().replace("epochs: 8", "epochs: 400")
-        with open(cfg, "w") as f:
-            f.write(text)
-        proc = subprocess.Popen([SNE, "train", cfg, "--run-dir", run], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        # Signal once an epoch is logged (steps are done), however slow the machine is today.
-        deadline = time.time() + 240
-        while not os.path.exists(os.path.join(run, "metrics.jsonl")) and time.time() < deadline:
-            self.assertIsNone(proc.poll(), "sne train ended before its first epoch")
-            time.sleep(0.2)
+        proc = self.start_long_run(run, "metrics.jsonl", epochs=400)  # signal once an epoch is logged
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
         self.assertEqual(proc.returncode, 128 + signal.SIGTERM, err)
@@ -191,17 +197,7 @@ class TrainEvalEncodeTest(unittest.TestCase):
 
     def test_a_second_writer_of_a_run_directory_is_refused_and_a_killed_one_leaves_no_lock(self):
         run = os.path.join(self.dir, "locked")
-        cfg = os.path.join(self.dir, "locked.yaml")
-        with open(self.config) as f:
-            text = f.read().replace("epochs: 8", "epochs: 100000")
-        with open(cfg, "w") as f:
-            f.write(text)
-        first = subprocess.Popen([SNE, "train", cfg, "--run-dir", run], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        deadline = time.time() + 240
-        while not os.path.exists(os.path.join(run, "checkpoints/last/state.json")) and time.time() < deadline:
-            self.assertIsNone(first.poll(), "sne train ended before its first checkpoint")
-            time.sleep(0.1)
+        first = self.start_long_run(run, "checkpoints/last/state.json")
         second = sne("train", "--run-dir", run, "--resume")
         self.assertFails(second, 5, f"{run} (run directory): in use by sne pid {first.pid}")
         first.kill()  # kill -9: the kernel drops its lock
@@ -271,18 +267,8 @@ class TrainEvalEncodeTest(unittest.TestCase):
             self.skipTest("cannot mount a tmpfs here")
         try:
             run = os.path.join(mnt, "run")
-            cfg = os.path.join(self.dir, "full.yaml")
-            with open(self.config) as f:
-                text = f.read().replace("epochs: 8", "epochs: 100000")
-            with open(cfg, "w") as f:
-                f.write(text)
-            proc = subprocess.Popen([SNE, "train", cfg, "--run-dir", run], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
             last = os.path.join(run, "checkpoints/last")
-            deadline = time.time() + 240
-            while not os.path.exists(os.path.join(last, "state.json")) and time.time() < deadline:
-                self.assertIsNone(proc.poll(), "sne train ended before its first checkpoint")
-                time.sleep(0.1)
+            proc = self.start_long_run(run, "checkpoints/last/state.json")
             filler = os.path.join(mnt, "filler")
             fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill the disk to the last byte, unbuffered
             try:
