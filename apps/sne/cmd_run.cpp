@@ -11,7 +11,8 @@
 #include "core/error.h"
 #include "progress.h"
 #include "signals.h"
-#include "train/checkpoint.h"
+#include "study/evaluation.h"
+#include "study.h"
 #include "zoo/zoo_check.h"
 #include "zoo/zoo_file.h"
 
@@ -46,19 +47,12 @@ void run(const CommonOptions& o) {
               static_cast<long long>(report.networks_scanned));
   if (!cfg.run.train) return;
 
-  // Train, or resume an unfinished run, or reuse a finished one; then evaluate the best model.
-  const std::string last = cfg.run.dir + "/checkpoints/last";
-  bool resume = false, finished = false;
-  if (std::filesystem::exists(last + "/state.json")) {
-    const auto state = train::read_checkpoint(last).state;
-    train::require_same_zoo(state, *zoo, cfg.task.property, cfg.run.dir, cfg.zoo.path);
-    resume = true;
-    finished = state.at("epoch").as_int() >= cfg.train.epochs;
-  }
-  if (finished) spdlog::info("{}: training finished earlier, reusing it", cfg.run.dir);
-  else run_training(cfg, cfg.run.dir, resume, ctx);
+  // Train, or resume an unfinished run, or reuse a finished one (study/run_dir.h's rule); then test the best model.
+  const study::RunDir run(cfg.run.dir);
+  study::train_run(cfg, run, ctx, study_hooks(ctx));
   std::printf("\n");
-  evaluate_and_print(cfg.run.dir + "/checkpoints/best", "", "", 5, ctx);
+  study::EvaluationRequest rq;
+  print_evaluation(study::evaluate_run(run, "test", rq, ctx));
 }
 
 }  // namespace

@@ -12,12 +12,13 @@
 #include "commands.h"
 #include "common.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "core/strings.h"
-#include "metrics/regression.h"
 #include "progress.h"
 #include "signals.h"
 #include "distributed/launch.h"
 #include "distributed/process_group.h"
+#include "study/evaluation.h"
 #include "train/encode.h"
 #include "zoo/embedding_merge.h"
 #include "train/trainer.h"
@@ -136,62 +137,36 @@ struct EvalArgs {
   CommonOptions common;
   std::string checkpoint, zoo, split = "", json_out, out, shard;
   int64_t invariance_samples = 5;
-  bool overwrite = false;
+  bool overwrite = false, predictions = false;
 };
 
 }  // namespace
 
-Json evaluate_checkpoint(const std::string& checkpoint, const std::string& zoo, const std::string& split_name,
-                         int64_t invariance_samples, const Context& ctx) {
-  auto m = train::load_model(checkpoint, ctx);
-  const std::string zoo_path = zoo.empty() ? m.config.zoo.path : zoo;
-  const std::string split = split_name.empty() ? m.config.task.test_split : split_name;
-  auto z = zoo::ZooFile::open(zoo_path);
-  const auto p = train::predict(m, z, split, ctx, invariance_samples, static_cast<uint64_t>(ctx.seed));
-  const auto metrics = metrics::evaluate(p.predicted, p.truth);
-  // The mean predictor (the training targets' mean) is the bar any model must clear.
-  const auto mean_pred = metrics::evaluate(std::vector<double>(p.truth.size(), m.targets.loss == "mse" ? m.targets.mean : 0.5), p.truth);
-  Json j = metrics::to_json(metrics);
-  j.set("checkpoint", checkpoint);
-  j.set("model", m.config.model);
-  j.set("parameters", static_cast<long long>(train::count_parameters(*m.model)));
-  j.set("zoo", zoo_path);
-  j.set("split", split);
-  j.set("property", m.config.task.property);
-  j.set("networks", metrics.count);
-  j.set("invariance_error", p.invariance_error);
-  j.set("invariance_samples", static_cast<long long>(invariance_samples));
-  j.set("unknown_skipped", static_cast<long long>(p.unknown_skipped));
-  j.set("mean_predictor_mse", mean_pred.mse);
-  return j;
-}
-
-Json evaluate_and_print(const std::string& checkpoint, const std::string& zoo, const std::string& split_name,
-                        int64_t invariance_samples, const Context& ctx) {
-  const Json j = evaluate_checkpoint(checkpoint, zoo, split_name, invariance_samples, ctx);
-  const auto num = [&](const char* key) { return format_number(j.at(key).as_number()); };
-  const long long unknown = j.at("unknown_skipped").as_int();
-  std::printf("%s on %s [%s], %lld networks, property %s%s\n", checkpoint.c_str(), j.at("zoo").as_string().c_str(),
-              j.at("split").as_string().c_str(), static_cast<long long>(j.at("networks").as_int()),
-              j.at("property").as_string().c_str(),
-              unknown ? (" (" + std::to_string(unknown) + " more with an unknown (NaN) property skipped)").c_str() : "");
+void print_evaluation(const study::Evaluation& e) {
+  const auto num = [](double v) { return format_number(v); };
+  std::printf("%s on %s [%s], %lld networks, property %s%s\n", e.checkpoint.c_str(), e.zoo.c_str(), e.split.c_str(),
+              static_cast<long long>(e.metrics.count), e.property.c_str(),
+              e.unknown_skipped ? (" (" + std::to_string(e.unknown_skipped) +
+                                   " more with an unknown (NaN) property skipped)").c_str() : "");
   std::printf("  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n  %-18s %s\n",
-              "MSE", num("mse").c_str(), "MAE", num("mae").c_str(), "R2", num("r2").c_str(), "Kendall tau-b",
-              num("kendall_tau").c_str(), "Spearman rho", num("spearman_rho").c_str(), "invariance error",
-              num("invariance_error").c_str(), "mean-predictor MSE", num("mean_predictor_mse").c_str());
-  return j;
+              "MSE", num(e.metrics.mse).c_str(), "MAE", num(e.metrics.mae).c_str(), "R2", num(e.metrics.r2).c_str(),
+              "Kendall tau-b", num(e.metrics.kendall_tau).c_str(), "Spearman rho", num(e.metrics.spearman_rho).c_str(),
+              "invariance error", num(e.invariance_error).c_str(), "mean-predictor MSE",
+              num(e.mean_predictor_mse).c_str());
 }
 
 namespace {
 
 void eval_command(const EvalArgs& a) {
   const Context ctx = start(resolve_config(a.common));
-  const Json j = evaluate_and_print(a.checkpoint, a.zoo, a.split, a.invariance_samples, ctx);
-  if (!a.json_out.empty()) {
-    std::ofstream f(a.json_out);
-    f << j.dump(2) << "\n";
-    if (!f) throw IoError(a.json_out + ": cannot write");
-  }
+  study::EvaluationRequest rq;
+  rq.checkpoint = a.checkpoint;
+  rq.zoo = a.zoo;
+  rq.split = a.split;
+  rq.invariance_samples = a.invariance_samples;
+  const study::Evaluation e = study::evaluate(rq, ctx);
+  print_evaluation(e);
+  if (!a.json_out.empty()) write_text_atomic(a.json_out, e.to_json(a.predictions).dump(2) + "\n");
 }
 
 // The shard of a sharded encode: --shard, else a SLURM array task's place in its array, else the rank of a
@@ -280,6 +255,7 @@ void add_train_commands(CLI::App& app) {
   eval_cmd->add_option("--zoo", e->zoo, "zoo file (default: the one it was trained on)");
   eval_cmd->add_option("--split", e->split, "split (default: task.test_split)");
   eval_cmd->add_option("--json", e->json_out, "also write the metrics as JSON here");
+  eval_cmd->add_flag("--predictions", e->predictions, "with --json: also every network's index, true and predicted value");
   eval_cmd->add_option("--invariance-samples", e->invariance_samples, "symmetry transforms per network")
       ->check(CLI::NonNegativeNumber);
   add_common_options(*eval_cmd, e->common, false);

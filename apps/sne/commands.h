@@ -5,8 +5,8 @@
 #include <string>
 
 #include "config/config.h"
-#include "core/json.h"
 #include "runtime/context.h"
+#include "study/evaluation.h"
 #include "train/trainer.h"
 
 namespace sne::app {
@@ -14,6 +14,8 @@ void add_run_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_transfer_command(CLI::App& app);
+void add_ablate_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_config_commands(CLI::App& app);
 void add_zoo_commands(CLI::App& app);
 /// `zoo generate ...`, under the `zoo` subcommand.
@@ -26,10 +28,6 @@ void build_zoo(const config::Config& cfg, const Context& ctx, const std::string&
 /// `collective`: the processes of a data-parallel `sne train` (null: this process alone).
 train::TrainReport run_training(const config::Config& cfg, const std::string& run_dir, bool resume, const Context& ctx,
                                 train::Collective* collective = nullptr, int64_t bucket_bytes = int64_t{256} << 10);
-/// Metrics of a checkpoint on a zoo split as JSON ("" = the training defaults), with the model and its size.
-Json evaluate_checkpoint(const std::string& checkpoint, const std::string& zoo, const std::string& split,
-                         int64_t invariance_samples, const Context& ctx);
-/// Prints the metrics table of a checkpoint on a zoo split and returns them as JSON ("" = the training defaults).
-Json evaluate_and_print(const std::string& checkpoint, const std::string& zoo, const std::string& split,
-                        int64_t invariance_samples, const Context& ctx);
+/// Prints an evaluation's metrics table (stdout).
+void print_evaluation(const study::Evaluation& e);
 }  // namespace sne::app

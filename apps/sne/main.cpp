@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   sne::app::add_train_commands(app);
   sne::app::add_compare_command(app);
   sne::app::add_transfer_command(app);
+  sne::app::add_ablate_command(app);
+  sne::app::add_report_command(app);
   sne::app::add_config_commands(app);
   sne::app::add_zoo_commands(app);
   std::vector<std::string> command_names;

@@ -1,10 +1,10 @@
 #include "study.h"
 
-#include <algorithm>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
+
+#include "commands.h"
 #include "config/config.h"
 #include "core/error.h"
 #include "core/strings.h"
@@ -24,33 +24,24 @@ std::vector<std::string> parse_models(const std::string& text) {
   return models;
 }
 
-std::string read_text_file(const std::filesystem::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
+study::ConfigFactory config_factory(const CommonOptions& o) {
+  return [o](const std::vector<std::string>& overlays, const std::vector<std::string>& overrides) {
+    CommonOptions r = o;
+    r.config_files.insert(r.config_files.end(), overlays.begin(), overlays.end());
+    r.sets.insert(r.sets.end(), overrides.begin(), overrides.end());  // the study's own settings win
+    for (const auto& kv : overrides)
+      if (kv.rfind("run.seed=", 0) == 0) r.seed.clear();  // --seed is the first of --seeds
+    return resolve_config(r);
+  };
 }
 
-void write_text_file(const std::filesystem::path& p, const std::string& text) {
-  std::ofstream f(p);
-  f << text;
-  if (!f) throw IoError(p.string() + ": cannot write");
-}
-
-std::string number_cell(const Json& row, const char* key, int digits) {
-  const Json* v = row.find(key);
-  if (!v || !v->is_number()) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v->as_number());
-  return buf;
-}
-
-std::string fixed_cell(const Json& row, const char* key, int decimals) {
-  const Json* v = row.find(key);
-  if (!v || !v->is_number()) return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v->as_number());
-  return buf;
+study::Hooks study_hooks(const Context& ctx) {
+  study::Hooks h;
+  h.train = [ctx](const config::Config& cfg, const std::string& dir, bool resume) {
+    return run_training(cfg, dir, resume, ctx);
+  };
+  h.info = [](const std::string& line) { spdlog::info("{}", line); };
+  return h;
 }
 
 }  // namespace sne::app

@@ -245,6 +245,8 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   while (st.epoch < c.train.epochs) {
     // One epoch: the training steps, then validation, model selection, the metrics log and `last`.
     const auto t_epoch = std::chrono::steady_clock::now();
+    const int64_t networks_before = networks_seen;
+    const double step_seconds_before = step_seconds;
     stream.start_epoch(st.epoch);
     std::vector<zoo::NetworkBatch> parts;
     for (int64_t k = 0; k < st.batch_in_epoch; ++k) stream.next(parts);  // resumed mid-epoch: skip what is trained
@@ -312,8 +314,12 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     const double nb = static_cast<double>(st.epoch_batches);
     record.set("train_loss", st.epoch_batches ? st.epoch_loss_sum / nb : NAN);
     record.set("train_invariance", st.epoch_batches ? st.epoch_invariance_sum / nb : NAN);
+    record.set("lr", learning_rate(c.train, std::max<int64_t>(st.step - 1, 0), c.train.epochs * batches));  // its last step's
     record.set("validation", metrics::to_json(m));
     record.set("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count());
+    // The training steps of this call in this epoch: a resumed epoch counts only what ran after the resume.
+    record.set("step_seconds", step_seconds - step_seconds_before);
+    record.set("networks_trained", static_cast<long long>(networks_seen - networks_before));
     const double score = lower_is_better ? m.mse : m.kendall_tau;
     const bool improved = lower_is_better ? score < st.best_metric : score > st.best_metric;
     ++st.epoch;

@@ -9,6 +9,7 @@
 #include "train/schedule.h"
 #include "train/step.h"
 #include "train/trainer.h"
+#include "train/scale_zoo.h"
 #include "zoo/fixtures.h"
 #include "zoo/zoo_stream.h"
 
@@ -17,27 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A toy zoo with a strong signal: MLPs whose weights are N(0, s^2), property `scale` = s.
-// 48 MLPs whose weights are N(0, s^2), s = 0.2 + 0.05 i (+ shift), property "scale" = s.
-void write_scale_zoo(const std::string& path, double shift = 0.0) {
-  fs::remove(path);  // a rewrite replaces the file
-  {
-    auto w = zoo::ZooWriter::create(path, Json::object());
-    const int a = w->add_architecture(test::mlp_spec("mlp", 2, 8, 1));
-    torch::manual_seed(0);
-    std::vector<int64_t> train, validation, test;
-    for (int i = 0; i < 48; ++i) {
-      const double s = 0.2 + 0.05 * i + shift;
-      const torch::Tensor p = torch::randn({33}) * s;
-      w->append(a, p.data_ptr<float>(), {{"scale", s}});
-      (i % 6 == 0 ? validation : i % 6 == 1 ? test : train).push_back(i);
-    }
-    w->set_split("train", train);
-    w->set_split("validation", validation);
-    w->set_split("test", test);
-    w->close();
-  }
-}
+using test::write_scale_zoo;
 
 const std::string& scale_zoo() {
   static test::TempDir dir;
@@ -49,19 +30,7 @@ const std::string& scale_zoo() {
   return path;
 }
 
-config::Config small_config() {
-  config::Config c = config::defaults();
-  c.zoo.path = scale_zoo();
-  c.task.property = "scale";
-  c.zoo.reader.batch_size = 8;
-  c.encoder.dim = 16;
-  c.encoder.chunk_size = 16;
-  c.predictor.hidden = 32;
-  c.train.epochs = 2;
-  c.train.warmup_steps = 5;
-  c.train.lr = 1e-3;
-  return c;
-}
+config::Config small_config() { return test::scale_config(scale_zoo()); }
 
 std::vector<std::string> lines(const std::string& file) {
   std::ifstream f(file);
