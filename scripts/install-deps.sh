@@ -13,6 +13,7 @@ packages=(
   python3 python3-numpy python3-h5py   # data-scripts/ and the Python tests
   python3-torch                        # data-scripts/import_dwsnets.py reads PyTorch checkpoints
   python3-scipy                        # data-scripts/convert_svhn.py reads SVHN's MATLAB .mat files
+  python3-matplotlib python3-sklearn   # sne report draws with data-scripts/report.py (t-SNE: scikit-learn)
 )
 
 missing=()

@@ -130,7 +130,7 @@ class GenerateTest(unittest.TestCase):
         second = sne("run", cfg)
         self.assertEqual(second.returncode, 0, second.stderr)
         self.assertIn("complete, reusing it", second.stderr)
-        self.assertIn("training finished earlier, reusing it", second.stderr)
+        self.assertIn("trained earlier, reusing it", second.stderr)
         missing = os.path.join(self.dir, "missing.yaml")
         with open(missing, "w") as f:
             f.write(f"zoo:\n  path: {self.dir}/nothing.h5\nrun: {{train: false}}\n")
