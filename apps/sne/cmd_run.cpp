@@ -1,5 +1,6 @@
 // sne run [CONFIG...]: a config's whole pipeline: build or complete the zoo with its generator, check it,
-// summarise it, then (run.train) train or resume in run.dir and evaluate the best model on the test split.
+// summarise it, then (run.train) train or resume in run.dir and evaluate the best model on the test split, and
+// (run.report) draw the run's report in run.dir/report.
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "progress.h"
 #include "signals.h"
+#include "report/report.h"
 #include "study/evaluation.h"
 #include "study.h"
 #include "zoo/zoo_check.h"
@@ -53,6 +55,17 @@ void run(const CommonOptions& o) {
   std::printf("\n");
   study::EvaluationRequest rq;
   print_evaluation(study::evaluate_run(run, "test", rq, ctx));
+  if (!cfg.run.report) return;
+  report::ReportRequest rr;
+  rr.input = cfg.run.dir;
+  rr.out = cfg.run.dir + "/report";
+  rr.info = [](const std::string& line) { spdlog::debug("{}", line); };
+  try {
+    const auto out = report::write_report(rr, ctx);
+    std::printf("\nfigures: %s/index.html (%lld figures)\n", out.out.c_str(), static_cast<long long>(out.figures));
+  } catch (const UsageError& e) {  // no Python or matplotlib: the results above stand
+    spdlog::warn("no report drawn: {} (run.report=false turns it off)", e.what());
+  }
 }
 
 }  // namespace
@@ -61,8 +74,8 @@ void add_run_command(CLI::App& app) {
   auto o = std::make_shared<CommonOptions>();
   auto* cmd = app.add_subcommand(
       "run", "run a config's pipeline (with no CONFIG, the embedded default, configs/default.yaml): build or "
-             "complete its zoo with zoo.generator, validate and summarise it, then train (or resume) in run.dir "
-             "and evaluate on the test split next to the mean predictor");
+             "complete its zoo with zoo.generator, validate and summarise it, then train (or resume) in run.dir, "
+             "evaluate on the test split next to the mean predictor, and draw the figures in run.dir/report");
   add_common_options(*cmd, *o, true);
   cmd->callback([o] {
     require_one_process("run");

@@ -18,6 +18,7 @@ struct RunSettings {
   std::string log_level;  ///< "trace" | "debug" | "info" | "warn" | "error" | "off"
   std::string dir;        ///< run directory of `sne run` (config, metrics, checkpoints)
   bool train;             ///< `sne run`: train (or resume) and evaluate after preparing the zoo
+  bool report;            ///< `sne run`: then draw the run's report in RUN/report
 };
 
 struct ReaderSettings {

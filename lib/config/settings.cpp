@@ -29,6 +29,9 @@ const std::vector<Setting>& table() {
            "runs/default", non_empty(), "sne run: run directory (config.yaml, metrics.jsonl, checkpoints/)"),
     boolean("run.train", [](Config& c) -> bool& { return c.run.train; },
             true, "sne run: after preparing the zoo, train (or resume) and evaluate on the test split"),
+    boolean("run.report", [](Config& c) -> bool& { return c.run.report; },
+            true, "sne run: after training, draw the run's report (RUN/report/index.html, like sne report RUN); "
+                  "without matplotlib a warning names the package"),
 
     // zoo: the model zoo and how it is read.
     string("zoo.path", [](Config& c) -> std::string& { return c.zoo.path; },

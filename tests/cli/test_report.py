@@ -184,6 +184,22 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(figures["pca"]["data"]["groups"], {"mlp_2_8_1": 60})
         self.assertNotIn("tsne", figures)
 
+    def test_a_large_embeddings_file_is_subsampled_for_drawing_and_says_so(self):
+        big = os.path.join(self.dir, "big.h5")
+        rng = np.random.default_rng(0)
+        with h5py.File(big, "w") as f:  # written as sne encode writes it, of a zoo that is not there any more
+            f.attrs["sne_format"] = "sne-embeddings"
+            f.attrs["format_version"] = 1
+            f.attrs["json"] = json.dumps({"zoo": os.path.join(self.dir, "gone.h5"), "split": "all"})
+            f["embeddings"] = rng.standard_normal((25000, 4)).astype(np.float32)
+            f["index"] = np.arange(25000)
+            f["properties/p"] = rng.random(25000)
+        figures, page = self.report(big, os.path.join(self.dir, "big_report"), "--tsne-points", "0")
+        self.assertEqual(figures["pca"]["data"], {"points": 20000, "of": 25000, "color_by": "p"})
+        self.assertIn("all 25000 codes", page)
+        self.assertIn("20000 of them, chosen at random, are drawn", page)
+        self.assertIn("gone.h5 is not there", page)
+
     def test_bad_inputs_get_clear_errors(self):
         out = os.path.join(self.dir, "bad_out")
         empty = os.path.join(self.dir, "empty_dir")

@@ -1,0 +1,1 @@
+"""Drawing `sne report`s: data-scripts/report.py is the entry point."""
