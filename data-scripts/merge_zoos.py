@@ -7,7 +7,9 @@ encode networks of different architectures together and draw them with `sne repo
 Every network is copied with its properties and metadata; a string metadata column `zoo` names the file it came
 from (its stem). Architectures of the same name must have the same spec. A split of the merged zoo is the union
 of the splits of that name, renumbered. Properties or metadata missing from one zoo are unknown for its networks.
-Needs numpy and h5py. Exit status 3 (with a message naming the file) on a bad input.
+The merged zoo is written under a temporary name next to OUT and renamed into place, so OUT is never left
+half-written. Needs numpy and h5py. Exit status 3 (with a message naming the file) on a bad input, 5 when OUT
+cannot be written.
 """
 import argparse
 import json
@@ -27,6 +29,13 @@ def main():
     if os.path.exists(a.out) and not a.overwrite:
         print(f"merge_zoos: {a.out} exists (--overwrite replaces it)", file=sys.stderr)
         return 3
+    if os.path.isdir(a.out):
+        print(f"merge_zoos: {a.out} is a folder; -o names the merged zoo file", file=sys.stderr)
+        return 3
+    for p in a.zoos:
+        if os.path.exists(a.out) and os.path.samefile(p, a.out):
+            print(f"merge_zoos: {a.out} is also an input; write the merged zoo to another file", file=sys.stderr)
+            return 3
     readers = []
     try:
         for p in a.zoos:
@@ -45,7 +54,24 @@ def main():
                       file=sys.stderr)
                 return 3
             specs[name] = spec
-    with sne_zoo.ZooWriter(a.out, provenance, overwrite=a.overwrite) as w:
+    tmp = f"{a.out}.tmp-{os.getpid()}"
+    try:
+        offset = write_merged(tmp, provenance, specs, names, readers)
+        os.replace(tmp, a.out)
+    except (OSError, sne_zoo.ZooFormatError, ValueError, KeyError) as e:
+        print(f"merge_zoos: {a.out}: not written ({type(e).__name__}: {e})", file=sys.stderr)
+        return 5 if isinstance(e, OSError) else 3
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        for r in readers:
+            r.close()
+    print(f"{a.out}: {offset} networks from {len(readers)} zoos, architectures {', '.join(specs)}")
+    return 0
+
+
+def write_merged(out, provenance, specs, names, readers):
+    with sne_zoo.ZooWriter(out, provenance, overwrite=True) as w:
         arch = {name: w.add_architecture(spec) for name, spec in specs.items()}
         splits, offset, done = {}, 0, 0
         total = sum(r.num_networks for r in readers)
@@ -63,10 +89,7 @@ def main():
             offset += r.num_networks
         for s, idx in splits.items():
             w.set_split(s, idx)
-    for r in readers:
-        r.close()
-    print(f"{a.out}: {offset} networks from {len(readers)} zoos, architectures {', '.join(specs)}")
-    return 0
+    return offset
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ figures/, and figures.json (what each figure shows: point counts, cell values; t
     report.py --data OUT/data.json --out OUT
 
 Exit status: 0 done; 3 bad input (the message names the file); 4 a missing Python package (named with its
-Debian package). Progress goes to stderr; an error is the last stderr line, starting with "error:".
+Debian package); 5 OUT cannot be written. Progress goes to stderr; an error is the last stderr line, starting with "error:".
 Needs numpy and matplotlib; embeddings also h5py, and scikit-learn for t-SNE.
 """
 import argparse
@@ -36,10 +36,18 @@ def main():
               "embeddings": "Embeddings"}
     if kind not in titles:
         fail(f"{a.data}: unknown report kind {kind!r}")
-    rep = Report(a.out, f"sne report: {titles[kind].lower()} {os.path.basename(str(d.get('path', '')).rstrip('/'))}")
-    {"run": report_run, "compare": report_compare, "ablation": report_compare, "transfer": report_transfer,
-     "embeddings": report_embeddings}[kind](d, rep)
-    rep.write()
+    what = str(d.get("path", a.data))
+    try:
+        rep = Report(a.out, f"sne report: {titles[kind].lower()} {os.path.basename(what.rstrip('/'))}")
+        {"run": report_run, "compare": report_compare, "ablation": report_compare, "transfer": report_transfer,
+         "embeddings": report_embeddings}[kind](d, rep)
+        rep.write()
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        # A member missing or of the wrong shape: the input is not what sne wrote (edited, or from another version).
+        detail = f"missing member {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        fail(f"{what}: cannot draw the {kind} report; its data is not what this sne writes ({detail})")
+    except OSError as e:
+        fail(f"{a.out}: cannot write the report ({e})", 5)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ std::vector<double> parse_fractions(const std::string& text) {
     out.push_back(f);
   }
   if (out.empty()) throw UsageError("--fractions: expected at least one fraction");
+  for (std::size_t i = 0; i < out.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (out[i] == out[j]) throw UsageError("--fractions: " + format_number(out[i]) + " is listed twice in '" + text + "'");
   return out;
 }
 

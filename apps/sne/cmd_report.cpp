@@ -25,8 +25,9 @@ void add_report_command(CLI::App& app) {
                 "a self-contained OUT/index.html, every figure also as PNG and SVG (drawn by data-scripts/report.py "
                 "with matplotlib and scikit-learn)");
   cmd->add_option("input", a->rq.input, "run directory, study directory or embeddings file (HDF5)")->required();
-  cmd->add_option("-o,--out", a->rq.out, "report folder, replaced atomically (default: INPUT/report, or "
-                                         "INPUT_report next to a file)");
+  cmd->add_option("-o,--out", a->rq.out, "report folder (default: INPUT/report, or INPUT_report next to a "
+                                         "file); an earlier report there is replaced atomically, anything else is "
+                                         "refused");
   cmd->add_option("--color-by", a->rq.color_by,
                   "embeddings: colour the points by 'zoo', 'architecture' or a property's name (default: the "
                   "architecture when there are several, else the first property)");
@@ -35,7 +36,8 @@ void add_report_command(CLI::App& app) {
                   "(0: PCA only)")
       ->check(CLI::Range(int64_t{0}, int64_t{100000}))
       ->capture_default_str();
-  cmd->add_option("--python", a->rq.python, "the Python 3 that draws the figures (default: $SNE_PYTHON or python3)");
+  cmd->add_option("--python", a->rq.python, "the Python 3 that draws the figures (default: $SNE_PYTHON, else /usr/bin/python3, "
+                                            "which has Debian's matplotlib, else python3 on PATH)");
   add_common_options(*cmd, a->common, false);
   cmd->callback([a] {
     require_one_process("report");

@@ -63,8 +63,9 @@ void run(const CommonOptions& o) {
   try {
     const auto out = report::write_report(rr, ctx);
     std::printf("\nfigures: %s/index.html (%lld figures)\n", out.out.c_str(), static_cast<long long>(out.figures));
-  } catch (const UsageError& e) {  // no Python or matplotlib: the results above stand
-    spdlog::warn("no report drawn: {} (run.report=false turns it off)", e.what());
+  } catch (const Error& e) {  // no Python or matplotlib, a full disk: the run and its results above stand
+    spdlog::warn("no report drawn: {} (the run is complete; sne report {} draws it later; run.report=false turns "
+                 "this off)", e.what(), cfg.run.dir);
   }
 }
 

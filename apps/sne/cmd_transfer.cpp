@@ -31,6 +31,10 @@ void transfer_command(const TransferArgs& a) {
   spec.models = parse_models(a.models.empty() ? base.transfer.models : a.models);
   spec.train_zoos = split_list(a.train_zoos.empty() ? base.transfer.train : a.train_zoos);
   spec.eval_zoos = split_list(a.eval_zoos.empty() ? base.transfer.eval : a.eval_zoos);
+  for (const auto& [list, flag] : {std::make_pair(&spec.train_zoos, "--train (transfer.train)"),
+                                   std::make_pair(&spec.eval_zoos, "--eval (transfer.eval)")})
+    if (const std::string d = first_duplicate(*list); !d.empty())
+      throw UsageError(std::string(flag) + ": zoo " + d + " is listed twice");
   spec.split = a.split;
   if (!a.seeds.empty()) spec.seeds = study::parse_seeds(a.seeds, base.run.seed);
   spec.out = a.out;

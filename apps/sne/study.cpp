@@ -15,6 +15,8 @@ std::vector<std::string> parse_models(const std::string& text) {
   const auto models = split_list(text);
   const auto& known = config::model_names();
   if (models.empty()) throw UsageError("--models: expected a comma-separated list of " + join(known));
+  if (const std::string d = first_duplicate(models); !d.empty())
+    throw UsageError("--models: '" + d + "' is listed twice in '" + text + "'");
   for (const auto& m : models)
     if (std::find(known.begin(), known.end(), m) == known.end()) {
       const std::string near = did_you_mean(m, known);

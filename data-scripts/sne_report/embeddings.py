@@ -26,14 +26,28 @@ def report_embeddings(d, rep):
         codes, index = f["embeddings"], f["index"][()]
         if codes.ndim != 2 or codes.shape[0] != index.shape[0]:
             fail(f"{path}: /embeddings is {codes.shape}, expected [N, dim] with N = {index.shape[0]} (/index)")
-        props = {k: v[()] for k, v in f.get("properties", {}).items()}
+        props_group = f.get("properties", {})
+        if not isinstance(props_group, (dict, h5py.Group)):
+            fail(f"{path}: /properties is not a group of datasets")
+        props = {}
+        for k, v in props_group.items():
+            if not isinstance(v, h5py.Dataset) or v.ndim != 1 or v.shape[0] != index.shape[0] or \
+                    v.dtype.kind not in "fiu":
+                fail(f"{path}: /properties/{k} is {getattr(v, 'shape', 'a group')}, expected {index.shape[0]} "
+                     f"numbers (one per row of /index)")
+            props[k] = np.asarray(v[()], dtype=np.float64)
         if not props:
             fail(f"{path}: no properties (/properties is empty or missing); the report colours the codes by "
                  f"them: encode a zoo that has properties")
         prov = {}
         if "json" in f.attrs:
             raw = f.attrs["json"]
-            prov = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            try:
+                prov = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+            except (ValueError, UnicodeDecodeError) as e:
+                fail(f"{path}: the root attribute 'json' (provenance) is not valid JSON ({e})")
+            if not isinstance(prov, dict):
+                fail(f"{path}: the root attribute 'json' (provenance) must be a JSON object")
         n, dim = codes.shape
         if n < 3:
             fail(f"{path}: {n} codes; a 2-D map needs at least 3")
@@ -44,6 +58,9 @@ def report_embeddings(d, rep):
     # Categories from the encoded zoo when it is still there: architecture, and string metadata (e.g. "zoo").
     categories, zoo_note = {}, ""
     zoo_path = prov.get("zoo", "")
+    zoo_path = zoo_path if isinstance(zoo_path, str) else ""
+    if index.ndim != 1 or index.dtype.kind not in "iu" or (len(index) and index.min() < 0):
+        fail(f"{path}: /index must hold non-negative network numbers, one per code")
     if zoo_path and os.path.isfile(zoo_path):
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # data-scripts/
         import sne_zoo

@@ -70,7 +70,7 @@ class Report:
         fig.savefig(base + ".svg", bbox_inches="tight")
         plt.close(fig)
         self.figures.append({"id": fid, "title": title, "png": f"figures/{fid}.png", "svg": f"figures/{fid}.svg",
-                             "data": data})
+                             "data": json_safe(data)})
         self.blocks.append(("figure", (fid, title, caption)))
         progress(f"figure {len(self.figures)}: {title}")
 
@@ -135,12 +135,37 @@ def markdown_html(md):
     return "\n".join(out)
 
 
+def json_safe(x):
+    """`x` with NaN and infinities as None (JSON has no NaN) and numpy scalars as Python numbers."""
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    return x
+
+
 def num(x):
     return float("nan") if x is None else float(x)
 
 
 def finite(values):
     return [v for v in values if v is not None and math.isfinite(v)]
+
+
+def span(values):
+    """(lo, hi) of the finite values, padded by 3 %; None when there are none."""
+    v = finite(values)
+    if not v:
+        return None
+    lo, hi = min(v), max(v)
+    pad = 0.03 * (hi - lo or abs(hi) or 1)
+    return lo - pad, hi + pad
 
 
 def fmt(v, digits=3):

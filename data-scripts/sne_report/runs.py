@@ -1,5 +1,5 @@
 """The figures of a run directory: learning curves, predicted against true with the residuals."""
-from .page import COLUMN, PALETTE, esc, finite, fmt, log_scale, np, num, plt, property_label
+from .page import COLUMN, PALETTE, esc, finite, fmt, log_scale, np, num, plt, property_label, span
 
 
 def learning_curves(rep, epochs, loss, fid, title, caption):
@@ -35,15 +35,20 @@ def learning_curves(rep, epochs, loss, fid, title, caption):
 def predicted_vs_true(rep, test, prop, fid, title, caption):
     p = test["predictions"]
     t, y = np.array([num(v) for v in p["truth"]]), np.array([num(v) for v in p["predicted"]])
+    if len(t) != len(y):
+        raise ValueError(f"{len(t)} true values but {len(y)} predictions")
+    box = span(t.tolist() + y.tolist())
+    if box is None:
+        rep.text(f"<p>No figure of the test predictions: none of the {len(t)} is a finite number.</p>")
+        return
     fig, (a, b) = plt.subplots(1, 2, figsize=(2 * COLUMN, 2.6))
-    lo, hi = float(np.nanmin(np.concatenate([t, y]))), float(np.nanmax(np.concatenate([t, y])))
-    pad = 0.03 * (hi - lo or 1)
+    lo, hi = box
     legend = (f"MSE {fmt(num(test.get('mse')), 4)}, τ {fmt(num(test.get('kendall_tau')))}, "
               f"R² {fmt(num(test.get('r2')))}")
     a.scatter(t, y, s=6, alpha=0.6, color=PALETTE[0], edgecolors="none", label=f"{len(t)} networks")
-    a.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="#444", linewidth=0.8, linestyle="--", label="identity")
-    a.set_xlim(lo - pad, hi + pad)
-    a.set_ylim(lo - pad, hi + pad)
+    a.plot([lo, hi], [lo, hi], color="#444", linewidth=0.8, linestyle="--", label="identity")
+    a.set_xlim(lo, hi)
+    a.set_ylim(lo, hi)
     a.set_aspect("equal", adjustable="box")
     a.set_xlabel("true " + property_label(prop))
     a.set_ylabel("predicted " + property_label(prop))

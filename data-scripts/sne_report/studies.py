@@ -1,7 +1,7 @@
 """The figures of the studies: compare and ablation (bars, data efficiency, predictions, curves), transfer (the
 Kendall tau matrix as a heat map)."""
 from .page import (COLUMN, PALETTE, esc, fail, finite, fmt, log_scale, markdown_html, mean_std, np, num, plt,
-                   property_label)
+                   property_label, span)
 
 
 def group_rows(d):
@@ -71,17 +71,18 @@ def prediction_grid(rep, d, cells, fraction):
     cols = min(4, len(runs))
     rows = (len(runs) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(2 * COLUMN, 1.9 * rows + 0.3), squeeze=False)
-    lo = min(min(finite(r["predictions"]["truth"] + r["predictions"]["predicted"])) for _, r in runs)
-    hi = max(max(finite(r["predictions"]["truth"] + r["predictions"]["predicted"])) for _, r in runs)
-    pad = 0.03 * (hi - lo or 1)
+    box = span([x for _, r in runs for x in r["predictions"]["truth"] + r["predictions"]["predicted"]])
+    if box is None:
+        return
+    lo, hi = box
     points = {}
     for k, (v, r) in enumerate(runs):
         ax = axes[k // cols][k % cols]
         t, y = [num(x) for x in r["predictions"]["truth"]], [num(x) for x in r["predictions"]["predicted"]]
         ax.scatter(t, y, s=4, alpha=0.5, color=PALETTE[k % len(PALETTE)], edgecolors="none")
-        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="#444", linewidth=0.7, linestyle="--")
-        ax.set_xlim(lo - pad, hi + pad)
-        ax.set_ylim(lo - pad, hi + pad)
+        ax.plot([lo, hi], [lo, hi], color="#444", linewidth=0.7, linestyle="--")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
         ax.set_title(f"{v}: MSE {fmt(num(r['test'].get('mse')), 3)}, τ {fmt(num(r['test'].get('kendall_tau')))}")
         ax.set_xlabel("true " + property_label(d["property"]))
         if k % cols == 0:
@@ -163,10 +164,11 @@ def report_transfer(d, rep):
                        vmax=1.0, aspect="auto")
         for i, row in enumerate(t["rows"]):
             for j, c in enumerate(row["cells"]):
-                if c["kendall_tau"] is None:
+                if c["kendall_tau"] is None:  # n/a: the model cannot read the zoo; –: τ is undefined there
                     ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor="#dddddd", hatch="//",
                                                edgecolor="#999999", linewidth=0))
-                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="#333")
+                    ax.text(j, i, "n/a" if c.get("error") else "–", ha="center", va="center", fontsize=7,
+                            color="#333")
                     continue
                 label = f"{c['kendall_tau']:.3f}"
                 if c.get("kendall_tau_std") is not None:
@@ -188,7 +190,8 @@ def report_transfer(d, rep):
         fig.tight_layout()
         rep.figure(fig, f"tau_matrix_{k}_{t['model']}", f"Kendall τ matrix, {t['model']}",
                    "Rows: the training zoo; columns: the evaluation zoo. Framed: the training zoo itself; † an "
-                   "architecture the model never saw in training; n/a: the model cannot read that zoo.",
+                   "architecture the model never saw in training; n/a: the model cannot read that zoo; –: τ is undefined "
+                   "(e.g. constant predictions).",
                    {"model": t["model"], "train": train, "eval": evals, "cells": cells,
                     "unseen": [[c["unseen_architecture"] for c in row["cells"]] for row in t["rows"]]})
 

@@ -17,6 +17,9 @@ std::string trim(const std::string& s);
 /// "a, b,c" -> {"a", "b", "c"}: items split at `sep`, trimmed, blank ones dropped.
 std::vector<std::string> split_list(const std::string& text, char sep = ',');
 
+/// The first item that occurs twice in `items`, or "" when they are distinct.
+std::string first_duplicate(const std::vector<std::string>& items);
+
 /// "a, b, c"
 std::string join(const std::vector<std::string>& parts, const std::string& sep = ", ");
 

@@ -1,8 +1,11 @@
 #include "report/report.h"
 
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -79,12 +82,26 @@ Json epochs_json(const study::RunDir& run) {
   return a;
 }
 
-// The cached test evaluation of a study's run (with predictions), or null when there is none.
-Json cached_test(const std::string& run_dir) {
+// The cached test evaluation of a study's run (with predictions) when it is the one the study recorded (same
+// source: checkpoint, zoo, split, samples); null otherwise. A damaged cache is only a missing figure.
+Json cached_test(const fs::path& run_dir, const Json& recorded_source) {
   const fs::path p = study::RunDir(run_dir).evaluation_file("test");
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) return Json();
-  return read_json_file(p);
+  try {
+    Json j = read_json_file(p);
+    const Json* s = j.is_object() ? j.find("source") : nullptr;
+    return s && *s == recorded_source ? j : Json();
+  } catch (const DataError&) {
+    return Json();
+  }
+}
+
+// A study row's run directory: recorded relative to the study folder ("run"), or, in older files, as the path
+// given when the study ran ("run_dir"), which only holds from the folder it ran in.
+fs::path row_run_dir(const std::string& study_dir, const Json& row, const std::string& recorded) {
+  if (const Json* rel = row.find("run"); rel && rel->is_string()) return fs::path(study_dir) / rel->as_string();
+  return recorded;
 }
 
 Json run_data(const std::string& dir, const ReportRequest& rq, const Context& ctx) {
@@ -114,9 +131,19 @@ Json run_data(const std::string& dir, const ReportRequest& rq, const Context& ct
     return j;
   }
   try {
-    if (rq.info && !fs::exists(run.evaluation_file("test"), ec))
+    study::EvaluationRequest erq;  // as many symmetry samples as the stored evaluation (sne run's, a study's)
+    if (fs::is_regular_file(run.evaluation_file("test"), ec)) {
+      try {
+        const Json* src = read_json_file(run.evaluation_file("test")).find("source");
+        if (src && src->is_object())
+          if (const Json* k = src->find("invariance_samples"); k && k->is_number() && k->as_int() >= 0)
+            erq.invariance_samples = k->as_int();
+      } catch (const DataError&) {  // damaged: evaluated again below
+      }
+    } else if (rq.info) {
       rq.info("testing " + run.best().string() + " on the test split (kept in " + run.evaluation_file("test").string() + ")");
-    j.set("test", study::evaluate_run(run, "test", {}, ctx).to_json(true));
+    }
+    j.set("test", study::evaluate_run(run, "test", erq, ctx).to_json(true));
   } catch (const Error& e) {
     if (e.kind() == ErrorKind::io || e.kind() == ErrorKind::internal) throw;
     j.set("test_error", std::string(e.what()));  // e.g. the zoo is no longer there: the curves still draw
@@ -135,9 +162,14 @@ Json compare_data(const std::string& dir, Kind kind) {
     Json row = j.at("rows").as_array()[k];
     const auto& r = result.rows[k];
     std::error_code ec;
-    const study::RunDir run(r.run.dir);
-    row.set("epochs_log", fs::is_regular_file(run.metrics_file(), ec) ? epochs_json(run) : Json::array());
-    const Json test = cached_test(r.run.dir);
+    const study::RunDir run(row_run_dir(dir, row, r.run.dir));
+    row.set("run_dir", run.root().string());
+    try {
+      row.set("epochs_log", fs::is_regular_file(run.metrics_file(), ec) ? epochs_json(run) : Json::array());
+    } catch (const DataError&) {  // a damaged log: the tables still draw, the curve of this row does not
+      row.set("epochs_log", Json::array());
+    }
+    const Json test = r.test.source.is_null() ? Json() : cached_test(run.root(), r.test.source);
     if (const Json* p = test.is_object() ? test.find("predictions") : nullptr) row.set("predictions", *p);
     rows.push_back(row);
   }
@@ -173,10 +205,16 @@ std::string python(const ReportRequest& rq) {
 // Returns the exit status; -1 with `last` set when it could not be started.
 int run_plotter(const std::vector<std::string>& argv, const ReportRequest& rq, std::string& last) {
   int fds[2];
-  if (pipe(fds) != 0) throw IoError(std::string("cannot start ") + argv[0] + " (" + std::strerror(errno) + ")");
+  // O_CLOEXEC: no other child of this process (a second report, a data loader) inherits the pipe and keeps it open.
+  if (pipe2(fds, O_CLOEXEC) != 0) throw IoError(std::string("cannot start ") + argv[0] + " (" + std::strerror(errno) + ")");
   const pid_t pid = fork();
-  if (pid < 0) throw IoError(std::string("cannot start ") + argv[0] + " (" + std::strerror(errno) + ")");
-  if (pid == 0) {
+  if (pid < 0) {
+    const int e = errno;
+    close(fds[0]);
+    close(fds[1]);
+    throw IoError(std::string("cannot start ") + argv[0] + " (" + std::strerror(e) + ")");
+  }
+  if (pid == 0) {  // dup2 clears O_CLOEXEC on the copy, so the script's stderr is the pipe
     dup2(fds[1], 2);
     close(fds[0]);
     close(fds[1]);
@@ -201,9 +239,67 @@ int run_plotter(const std::vector<std::string>& argv, const ReportRequest& rq, s
   }
   if (in) std::fclose(in);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t w;
+  while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  if (w < 0) throw IoError(std::string("lost track of ") + argv[0] + " (" + std::strerror(errno) + ")");
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+// Whether `p` is `root` or lies under it (both made absolute, symbolic links resolved where they exist).
+bool within(const fs::path& p, const fs::path& root) {
+  const auto norm = [](const fs::path& x) {
+    std::error_code ec;
+    const fs::path c = fs::weakly_canonical(fs::absolute(x), ec);
+    return ec || c.empty() ? fs::absolute(x).lexically_normal() : c;
+  };
+  const fs::path a = norm(p), b = norm(root);
+  auto ia = a.begin(), ib = b.begin();
+  for (; ib != b.end() && !ib->empty(); ++ia, ++ib)
+    if (ia == a.end() || *ia != *ib) return false;
+  return true;
+}
+
+// OUT may be replaced only when it is missing, an empty folder or an earlier report (it has figures.json): never
+// the input, a run, a study or anything else a user keeps there. UsageError or IoError saying so otherwise.
+void check_replaceable(const std::string& out, const std::string& input) {
+  std::error_code ec;
+  if (within(input, out))
+    throw UsageError("-o " + out + ": the report would replace its own input " + input +
+                     "; choose a folder outside it (the default is INPUT/report)");
+  if (!fs::exists(out, ec)) return;
+  if (!fs::is_directory(out, ec))
+    throw IoError(out + ": exists and is not a folder; the report is a folder (index.html and figures)");
+  if (fs::is_empty(out, ec)) return;
+  if (fs::is_regular_file(fs::path(out) / "figures.json", ec)) return;  // written by report.py alone
+  throw IoError(out + ": exists and is not an sne report (no figures.json in it); not replacing it (choose "
+                "another -o, or remove it)");
+}
+
+// Folders a killed `sne report` left next to OUT (OUT.tmp-PID, OUT.old-PID). Called with OUT's lock held, so
+// no living process owns them.
+void remove_leftovers(const std::string& out) {
+  std::error_code ec;
+  const fs::path o = fs::absolute(out);
+  const std::string stem = o.filename().string();
+  for (const auto& e : fs::directory_iterator(o.parent_path(), ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(stem + ".tmp-", 0) == 0 || n.rfind(stem + ".old-", 0) == 0) {
+      std::error_code e2;
+      remove_tree(e.path().string(), e2);
+    }
+  }
+}
+
+// Swaps `a` and `b` in one step (Linux renameat2 RENAME_EXCHANGE). False when the file system cannot.
+bool swap_folders(const std::string& a, const std::string& b) {
+#ifdef SYS_renameat2
+  constexpr unsigned kExchange = 2;  // RENAME_EXCHANGE
+  return ::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), kExchange) == 0;
+#else
+  (void)a, (void)b;
+  return false;
+#endif
 }
 
 }  // namespace
@@ -259,12 +355,13 @@ ReportOutcome write_report(const ReportRequest& rq, const Context& ctx) {
   out.out = rq.out.empty() ? default_out(rq.input) : rq.out;
   while (out.out.size() > 1 && out.out.back() == '/') out.out.pop_back();
   std::error_code ec;
-  if (fs::exists(out.out, ec) && !fs::is_directory(out.out, ec))
-    throw IoError(out.out + ": exists and is not a folder; the report is a folder (index.html and figures)");
+  check_replaceable(out.out, rq.input);
   const fs::path parent = fs::absolute(out.out).parent_path();
   fs::create_directories(parent, ec);
   if (ec) throw IoError(parent.string() + ": cannot create (" + ec.message() + ")");
   OutputLock lock = OutputLock::acquire(out.out + ".lock", out.out);
+  check_replaceable(out.out, rq.input);  // again, now that no other report can be writing it
+  remove_leftovers(out.out);
 
   const Json data = report_data(out.kind, rq.input, rq, ctx);
   const std::string tmp = out.out + ".tmp-" + std::to_string(::getpid());
@@ -287,6 +384,7 @@ ReportOutcome write_report(const ReportRequest& rq, const Context& ctx) {
     if (rc == 127) throw UsageError("sne report needs Python 3 (Debian package python3; or --python PATH): " + why);
     if (rc == 4) throw UsageError("sne report " + why + " [Python: " + py + "]");
     if (rc == 3) throw DataError(why);
+    if (rc == 5) throw IoError(why);
     if (rc != 0) throw Error(ErrorKind::internal, "the report script failed (exit " + std::to_string(rc) + "): " + why);
     const Json figures = read_json_file(tmp + "/figures.json");
     out.figures = static_cast<int64_t>(figures.at("figures").size());
@@ -294,9 +392,14 @@ ReportOutcome write_report(const ReportRequest& rq, const Context& ctx) {
     discard();
     throw;
   }
-  // Swap the new report in: OUT is the old report or the new one at every moment but between two renames.
-  const std::string old = out.out + ".old-" + std::to_string(::getpid());
+  // Swap the new report in: OUT is the old report or the new one at every moment (one exchange of the two
+  // folders; where the file system cannot, two renames with a moment between them).
   const bool had = fs::exists(out.out, ec);
+  if (had && swap_folders(tmp, out.out)) {
+    remove_tree(tmp, ec);
+    return out;
+  }
+  const std::string old = out.out + ".old-" + std::to_string(::getpid());
   if (had && std::rename(out.out.c_str(), old.c_str()) != 0) {
     discard();
     throw IoError(out.out + ": cannot replace (" + std::strerror(errno) + ")");

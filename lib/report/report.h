@@ -24,7 +24,7 @@ struct ReportRequest {
   std::string color_by;          ///< embeddings: "zoo", "architecture" or a property ("" = architecture when
                                  ///< there are several, else the first property)
   int64_t tsne_points = 2000;    ///< embeddings: t-SNE runs on at most this many (a random subsample); 0 = no t-SNE
-  std::string python;            ///< "" = $SNE_PYTHON or python3
+  std::string python;            ///< "" = $SNE_PYTHON, else /usr/bin/python3, else python3 on PATH
   std::string scripts_dir;       ///< "" = $SNE_DATA_SCRIPTS or the source tree's data-scripts/
   std::function<void(const std::string&)> info;  ///< progress lines
 };
@@ -39,8 +39,9 @@ struct ReportOutcome {
 /// evaluated (and the evaluation cached in the run, lib/study/run_dir.h).
 Json report_data(Kind kind, const std::string& input, const ReportRequest& rq, const Context& ctx);
 
-/// Writes the report. UsageError naming the Debian package when Python, matplotlib or scikit-learn is missing;
-/// DataError for inputs that are not what they claim; IoError when OUT cannot be written.
+/// Writes the report. UsageError naming the Debian package when Python, matplotlib or scikit-learn is missing,
+/// and when OUT would replace INPUT; DataError for inputs that are not what they claim; IoError when OUT cannot
+/// be written or holds something other than an earlier report (which alone is ever replaced).
 ReportOutcome write_report(const ReportRequest& rq, const Context& ctx);
 
 /// The default output of `input`.

@@ -59,9 +59,22 @@ CompareResult run_compare(const CompareSpec& spec, const Context& ctx, const Hoo
         row.fraction = f;
         row.seed = seed;
         row.run = train_run(cfg, run, ctx, hooks);
+        row.run_rel = fs::path(run.root()).lexically_relative(spec.out).string();
         EvaluationRequest rq;
         rq.invariance_samples = spec.invariance_samples;
-        row.test = evaluate_run(run, "test", rq, ctx);
+        std::error_code e2;
+        if (fs::is_directory(run.best(), e2)) {
+          row.test = evaluate_run(run, "test", rq, ctx);
+        } else {  // no epoch gave a finite validation metric (a diverged run): the row says so, the others stand
+          row.test.checkpoint = run.best().string();
+          row.test.model = cfg.model;
+          row.test.zoo = cfg.zoo.path;
+          row.test.split = cfg.task.test_split;
+          row.test.property = cfg.task.property;
+          row.test.set_unavailable(run.best().string() + ": no best checkpoint (no epoch had a finite validation "
+                                   "metric; see " + run.metrics_file().string() + ")");
+          if (hooks.info) hooks.info(row.test.error);
+        }
         res.rows.push_back(std::move(row));
       }
   const std::string stem = (fs::path(spec.out) / spec.kind).string();
@@ -93,6 +106,7 @@ Json CompareResult::to_json() const {
     row.set("fraction", r.fraction);
     row.set("seed", static_cast<long long>(r.seed));
     row.set("run_dir", r.run.dir);
+    if (!r.run_rel.empty()) row.set("run", r.run_rel);
     row.set("epochs", static_cast<long long>(r.run.epochs));
     row.set("best_epoch", static_cast<long long>(r.run.best_epoch));
     row.set("train_seconds", r.run.train_seconds);
@@ -123,6 +137,7 @@ CompareResult CompareResult::from_json(const Json& j, const std::string& what) {
       row.fraction = x.at("fraction").as_number();
       row.seed = x.at("seed").as_int();
       row.run.dir = x.at("run_dir").as_string();
+      if (const Json* rel = x.find("run"); rel && rel->is_string()) row.run_rel = rel->as_string();
       row.run.stage_before = RunStage::finished;
       row.run.epochs = x.at("epochs").as_int();
       row.run.best_epoch = x.at("best_epoch").as_int();
@@ -164,7 +179,9 @@ std::string CompareResult::markdown() const {
   const int n_seeds = static_cast<int>(seeds.size());
   md << "Zoo " << zoo << ", property " << property << ", test split '" << test_split << "'"
      << (by_mse ? "" : "; models chosen by validation Kendall tau") << "; "
-     << (n_seeds > 1 ? "mean ± standard deviation over " + std::to_string(n_seeds) + " seeds" : "one seed") << ".\n\n";
+     << (n_seeds > 1 ? "mean ± standard deviation over the seeds of each row (" + std::to_string(n_seeds) + " planned)"
+                     : "one seed")
+     << ".\n\n";
   md << "| " << (kind == "ablation" ? "row" : "model") << " | train fraction | seeds | test MSE | Kendall tau | R2 | "
      << "invariance error | parameters | epochs | train s | train networks/s | mean-predictor MSE |\n"
      << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
@@ -175,9 +192,17 @@ std::string CompareResult::markdown() const {
         md << "| " << v << " | " << format_number(f) << " | 0 | not run | | | | | | | | |\n";
         continue;
       }
-      md << "| " << v << " | " << format_number(f) << " | " << rs.size() << " | " << format_spread(over(rs, row_mse), -4)
+      const auto tested = std::count_if(rs.begin(), rs.end(), [](const CompareRow* r) { return r->test.applicable(); });
+      if (tested == 0) {
+        md << "| " << v << " | " << format_number(f) << " | " << rs.size() << " | not tested: "
+           << rs[0]->test.error << " | | | | | | | | |\n";
+        continue;
+      }
+      md << "| " << v << " | " << format_number(f) << " | " << tested << " | " << format_spread(over(rs, row_mse), -4)
          << " | " << format_spread(over(rs, row_tau), 4) << " | " << format_spread(over(rs, row_r2), 4) << " | "
-         << format_spread(over(rs, row_inv), -2) << " | " << rs[0]->test.parameters << " | "
+         << format_spread(over(rs, row_inv), -2) << " | "
+         << (*std::find_if(rs.begin(), rs.end(), [](const CompareRow* r) { return r->test.applicable(); }))->test.parameters
+         << " | "
          << format_spread(over(rs, row_epochs), 0) << " | " << format_spread(over(rs, row_secs), -4) << " | "
          << format_spread(over(rs, row_rate), -4) << " | " << format_spread(over(rs, row_mean), -4) << " |\n";
     }

@@ -38,7 +38,8 @@ struct CompareRow {
   double fraction = 1;
   int64_t seed = 0;
   RunOutcome run;
-  Evaluation test;
+  std::string run_rel;  ///< run.dir relative to the study folder (compare.json's "run"), "" in older files
+  Evaluation test;      ///< not applicable() when the run has no best checkpoint (its error says so)
 };
 
 struct CompareResult {

@@ -6,6 +6,7 @@
 
 #include "config/config.h"
 #include "core/error.h"
+#include "core/files.h"
 #include "study/study.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
@@ -27,6 +28,13 @@ std::pair<std::string, std::string> zoo_and_split(const EvaluationRequest& rq, c
 }
 
 }  // namespace
+
+void Evaluation::set_unavailable(const std::string& why) {
+  error = why;
+  metrics.mse = metrics.mae = metrics.r2 = metrics.kendall_tau = metrics.spearman_rho = NAN;
+  metrics.count = 0;
+  invariance_error = mean_predictor_mse = NAN;
+}
 
 Json Evaluation::to_json(bool with_predictions) const {
   Json j = Json::object();
@@ -77,6 +85,7 @@ Evaluation Evaluation::from_json(const Json& j, const std::string& what) {
     e.parameters = j.at("parameters").as_int();
     if (const Json* err = j.find("error")) {
       e.error = err->as_string();
+      e.set_unavailable(e.error);
     } else {
       e.metrics.mse = number_or_nan(j, "mse");
       e.metrics.mae = number_or_nan(j, "mae");
@@ -107,13 +116,39 @@ Evaluation Evaluation::from_json(const Json& j, const std::string& what) {
   return e;
 }
 
-Json evaluation_source(const EvaluationRequest& rq) {
+namespace {
+
+// What identifies the checkpoint's weights: model.pt's CRC-32 from manifest.json (read_checkpoint has checked
+// it), or, for a checkpoint without a manifest, model.pt's size and modification time. Two trainings that reach
+// the same epoch and step in one run directory differ here.
+Json weights_fingerprint(const std::string& checkpoint) {
+  const std::string manifest = checkpoint + "/manifest.json";
+  struct stat st {};
+  if (::stat(manifest.c_str(), &st) == 0) {
+    try {
+      const Json m = Json::parse(read_text(manifest));
+      if (const Json* e = m.find("model.pt"); e && e->is_object())
+        if (const Json* crc = e->find("crc32"); crc && crc->is_string()) return *crc;
+    } catch (const std::exception&) {
+    }
+  }
+  const std::string model = checkpoint + "/model.pt";
+  if (::stat(model.c_str(), &st) != 0) return Json();
+  return Json(std::to_string(st.st_size) + "@" +
+              std::to_string(static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec));
+}
+
+}  // namespace
+
+Json evaluation_source(const EvaluationRequest& rq, int64_t seed) {
   const auto ck = train::read_checkpoint(rq.checkpoint);
   const auto [zoo, split] = zoo_and_split(rq, ck.config_yaml);
   Json s = Json::object();
   s.set("checkpoint", rq.checkpoint);
   s.set("epoch", ck.state.find("epoch") ? ck.state.at("epoch") : Json());
   s.set("step", ck.state.find("step") ? ck.state.at("step") : Json());
+  s.set("weights", weights_fingerprint(rq.checkpoint));
+  s.set("seed", static_cast<long long>(seed));  // the symmetry samples of the invariance error
   s.set("zoo", zoo);
   struct stat st {};
   if (::stat(zoo.c_str(), &st) == 0) {  // a regenerated zoo is evaluated again
@@ -151,9 +186,13 @@ Evaluation evaluate(const EvaluationRequest& rq, const Context& ctx) {
 Evaluation evaluate_run(const RunDir& run, const std::string& name, EvaluationRequest rq, const Context& ctx,
                         bool tolerate_unreadable) {
   rq.checkpoint = run.best().string();
-  const Json source = evaluation_source(rq);
-  if (auto cached = run.cached_evaluation(name, source))
-    return Evaluation::from_json(*cached, run.evaluation_file(name).string());
+  const Json source = evaluation_source(rq, ctx.seed);
+  if (auto cached = run.cached_evaluation(name, source)) {
+    try {
+      return Evaluation::from_json(*cached, run.evaluation_file(name).string());
+    } catch (const DataError&) {  // the right key but a damaged body: computed again below
+    }
+  }
   Evaluation e;
   try {
     e = evaluate(rq, ctx);
@@ -164,7 +203,7 @@ Evaluation evaluate_run(const RunDir& run, const std::string& name, EvaluationRe
     e.checkpoint = rq.checkpoint;
     e.zoo = source.at("zoo").as_string();
     e.split = source.at("split").as_string();
-    e.error = x.what();
+    e.set_unavailable(x.what());
     try {
       const auto c = config::resolve({{rq.checkpoint + "/config.yaml", m.config_yaml, true}}, {});
       e.model = c.model;

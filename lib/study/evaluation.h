@@ -30,6 +30,8 @@ struct Evaluation {
   Json source;        ///< what was evaluated (checkpoint epoch and step, zoo, split, samples): the cache key
 
   bool applicable() const { return error.empty(); }
+  /// Marks it as not evaluated (`error` = why), every metric NaN, so that no mean or table counts it.
+  void set_unavailable(const std::string& why);
   /// {"mse", ..., "model", "parameters", "zoo", "split", ...} plus "predictions" {index, truth, predicted}
   /// when `with_predictions`.
   Json to_json(bool with_predictions = true) const;
@@ -40,11 +42,12 @@ struct Evaluation {
 /// Evaluates a checkpoint (streamed). Errors of the zoo or the checkpoint propagate.
 Evaluation evaluate(const EvaluationRequest& rq, const Context& ctx);
 
-/// What `rq` would evaluate: the checkpoint's epoch and step, the zoo path and split actually used, the samples.
-Json evaluation_source(const EvaluationRequest& rq);
+/// What `rq` would evaluate: the checkpoint's epoch, step and weights (model.pt's CRC-32), the zoo path and
+/// split actually used (with the zoo file's size and time), the symmetry samples and `seed`.
+Json evaluation_source(const EvaluationRequest& rq, int64_t seed);
 
 /// Evaluates `run`'s best checkpoint, reusing RUN/evaluations/NAME.json when it was made from the same
-/// checkpoint, zoo, split and samples. With `tolerate_unreadable`, a zoo the model cannot read (DataError,
+/// source (evaluation_source; a damaged file is computed again). With `tolerate_unreadable`, a zoo the model cannot read (DataError,
 /// CheckpointError or ConfigError) gives an Evaluation whose `error` says why, stored like any other.
 Evaluation evaluate_run(const RunDir& run, const std::string& name, EvaluationRequest rq, const Context& ctx,
                         bool tolerate_unreadable = false);

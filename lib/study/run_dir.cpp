@@ -72,6 +72,9 @@ std::vector<EpochRecord> RunDir::epochs() const {
     r.validation_r2 = number(*v, "r2");
     const Json* best = j.find("best");
     r.best = best && best->is_bool() && best->as_bool();
+    // A run killed after logging an epoch but before checkpointing it trains that epoch again on resume: the
+    // later record supersedes the earlier ones from that epoch on.
+    while (!out.empty() && out.back().epoch >= r.epoch) out.pop_back();
     out.push_back(r);
   }
   return out;

@@ -46,7 +46,9 @@ class RunDir {
   RunStage stage(const config::Config& cfg) const;
   /// The training state of checkpoints/last (state.json), checked against its manifest.
   Json last_state() const;
-  /// Every epoch of metrics.jsonl. DataError naming the file and line for a truncated or malformed line.
+  /// Every epoch of metrics.jsonl, once each: a record of epoch k drops the earlier records of epochs >= k (a
+  /// resume repeats the epochs after its checkpoint). DataError naming the file and line for a truncated or
+  /// malformed line.
   std::vector<EpochRecord> epochs() const;
 
   /// A stored evaluation whose "source" member equals `source` (see evaluation.h), if there is one.

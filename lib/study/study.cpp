@@ -65,6 +65,10 @@ std::vector<int64_t> parse_seeds(const std::string& text, int64_t first) {
     out.push_back(v);
   }
   if (out.empty()) throw UsageError("--seeds: expected a count N or a list of seeds a,b,c");
+  for (std::size_t i = 0; i < out.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (out[i] == out[j])  // it would be one run counted twice in the mean and standard deviation
+        throw UsageError("--seeds: seed " + std::to_string(out[i]) + " is listed twice in '" + text + "'");
   if (items.size() == 1 && text.find(',') == std::string::npos) {  // a count
     const int64_t n = out[0];
     if (n < 1 || n > 1000) throw UsageError("--seeds: a count of seeds must be between 1 and 1000, got " + text);

@@ -40,6 +40,7 @@ int64_t encode_zoo(LoadedModel& m, std::shared_ptr<const zoo::ZooFile> z, const 
   o.memory_budget_bytes = budget_bytes(m.config);
   o.shard_index = shard.index;
   o.num_shards = shard.count;
+  o.shard_align = o.batch_size;  // a shard's batches are the unsharded run's: the same codes, bit for bit
   zoo::ZooStream stream(z, o);
   Json provenance = Json::object();
   provenance.set("zoo", z->path());

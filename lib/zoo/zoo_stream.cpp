@@ -272,8 +272,11 @@ ZooStream::ZooStream(std::shared_ptr<const ZooFile> file, StreamOptions options)
                       " (all are NaN)");
   }
   const auto total = static_cast<int64_t>(chosen.size());
-  const int64_t lo = total * options_.shard_index / options_.num_shards;
-  const int64_t hi = total * (options_.shard_index + 1) / options_.num_shards;
+  int64_t align = std::max<int64_t>(1, options_.shard_align);
+  if ((total + align - 1) / align < options_.num_shards) align = 1;  // too few blocks for one per shard
+  const int64_t blocks = (total + align - 1) / align;  // shards get whole blocks of `align` networks
+  const int64_t lo = std::min(total, blocks * options_.shard_index / options_.num_shards * align);
+  const int64_t hi = std::min(total, blocks * (options_.shard_index + 1) / options_.num_shards * align);
   selection_.assign(chosen.begin() + lo, chosen.begin() + hi);
   if (selection_.empty())
     throw DataError(path + ": no networks selected (split '" + (options_.split.empty() ? "all" : options_.split) +

@@ -29,6 +29,11 @@ struct StreamOptions {
   bool skip_unknown = false;               ///< leave out networks whose requested properties are unknown (NaN)
   int64_t shard_index = 0;                 ///< this reader's contiguous share of the selection ...
   int64_t num_shards = 1;                  ///< ... out of num_shards (for array jobs and data parallelism)
+  /// > 1: shard boundaries fall on multiples of this many networks of the selection. With shard_align =
+  /// batch_size and no shuffling, every batch of a shard is a batch of the unsharded stream, so a sharded
+  /// computation sees the very batches (and float rounding) of an unsharded one (sne encode --shard). When
+  /// there are fewer such blocks than shards, the boundaries are those of shard_align = 1.
+  int64_t shard_align = 1;
 };
 
 /// A random subset of round(fraction * size) networks (at least 1) of `ids`, in ascending order; the subset

@@ -137,6 +137,16 @@ class ReportTest(unittest.TestCase):
         self.assertEqual(curve["statnn"]["fractions"], [0.5, 1])
         self.assertEqual(figures["test_predictions"]["data"]["points"], {"statnn": 12, "mlp": 12})
         self.assertIn("±", page)
+        # The study moved elsewhere (another folder, another machine): its runs are found inside it.
+        moved = study + "_moved"
+        shutil.copytree(study, moved, ignore=shutil.ignore_patterns("report"))
+        shutil.move(study, study + "_away")
+        try:
+            figures, _ = self.report(moved, os.path.join(moved, "report"))
+            self.assertEqual(figures["test_predictions"]["data"]["points"], {"statnn": 12, "mlp": 12})
+            self.assertEqual(figures["validation_curves"]["data"]["epochs"], {"statnn": 2, "mlp": 2})
+        finally:
+            shutil.move(study + "_away", study)
 
     def test_ablation_report_has_a_bar_per_row(self):
         rows = os.path.join(self.dir, "rows")
@@ -259,6 +269,59 @@ class ReportTest(unittest.TestCase):
         with open(os.path.join(self.dir, "a_file"), "w") as f:
             f.write("x")
         self.assertFails(sne("report", self.run_dir, "-o", os.path.join(self.dir, "a_file")), 5, "is not a folder")
+        # A folder killed mid-report left behind is cleared by the next report of that OUT.
+        leftover = out + ".tmp-999999"
+        os.makedirs(os.path.join(leftover, "figures"))
+        self.report(self.run_dir, out)
+        self.assertFalse(os.path.exists(leftover))
+
+    def test_only_an_earlier_report_is_ever_replaced(self):
+        snapshot = sorted(os.listdir(self.run_dir))
+        # OUT = the input, or a folder holding it: refused, the run untouched.
+        self.assertFails(sne("report", self.run_dir, "-o", self.run_dir), 2, "would replace its own input")
+        self.assertFails(sne("report", self.run_dir, "-o", self.dir + "/"), 2, "would replace its own input")
+        self.assertEqual(sorted(os.listdir(self.run_dir)), snapshot)
+        # A folder of the user's that is not a report: refused, kept.
+        keep = os.path.join(self.dir, "my_notes")
+        os.makedirs(keep, exist_ok=True)
+        with open(os.path.join(keep, "notes.txt"), "w") as f:
+            f.write("mine")
+        self.assertFails(sne("report", self.run_dir, "-o", keep), 5, "my_notes: exists and is not an sne report")
+        self.assertTrue(os.path.exists(os.path.join(keep, "notes.txt")))
+        # Another run directory as OUT: refused likewise.
+        other = os.path.join(self.dir, "other_run")
+        shutil.copytree(self.run_dir, other, ignore=shutil.ignore_patterns("report", "evaluations"))
+        self.assertFails(sne("report", self.run_dir, "-o", other), 5, "not an sne report")
+        self.assertTrue(os.path.exists(os.path.join(other, "metrics.jsonl")))
+
+    def test_missing_or_undefined_numbers_draw_as_gaps_not_tracebacks(self):
+        run = os.path.join(self.dir, "nan_run")
+        shutil.copytree(self.run_dir, run, ignore=shutil.ignore_patterns("report"))
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            records = [json.loads(line) for line in f if line.strip()]
+        records[1]["validation"]["mse"] = None  # NaN is logged as null
+        records[1]["train_loss"] = None
+        records.append(dict(records[1]))  # a resume that repeated epoch 2: counted once
+        records.append(dict(records[2]))
+        with open(os.path.join(run, "metrics.jsonl"), "w") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
+        figures, _ = self.report(run, os.path.join(self.dir, "nan_report"))
+        self.assertEqual(figures["learning_curves"]["data"]["epochs"], 3)
+        self.assertEqual(figures["learning_curves"]["data"]["points"]["validation_mse"], 2)
+        # Embeddings whose property has the wrong length, or whose provenance is not JSON.
+        bad = os.path.join(self.dir, "bad_props.h5")
+        with h5py.File(bad, "w") as f:
+            f.attrs["sne_format"] = "sne-embeddings"
+            f.attrs["json"] = "{not json"
+            f["embeddings"] = np.zeros((5, 4), np.float32)
+            f["index"] = np.arange(5)
+            f["properties/p"] = np.zeros(4)
+        out = os.path.join(self.dir, "bad_props_report")
+        self.assertFails(sne("report", bad, "-o", out), 3, "bad_props.h5: /properties/p", "expected 5 numbers")
+        with h5py.File(bad, "a") as f:
+            del f["properties/p"]
+            f["properties/p"] = np.arange(5.0)
+        self.assertFails(sne("report", bad, "-o", out), 3, "provenance) is not valid JSON")
 
 
 if __name__ == "__main__":

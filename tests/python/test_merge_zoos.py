@@ -60,6 +60,21 @@ class MergeZoosTest(unittest.TestCase):
         self.assertEqual(r.returncode, 3)
         self.assertIn("absent.h5", r.stderr)
 
+    def test_an_input_is_never_the_output_and_nothing_is_left_behind(self):
+        a, b = os.path.join(self.dir, "a.h5"), os.path.join(self.dir, "b.h5")
+        write_mixed_zoo(a, num_networks=4, seed=0)
+        write_mixed_zoo(b, num_networks=3, seed=1)
+        before = open(a, "rb").read()
+        r = merge("-o", a, a, b, "--overwrite")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("is also an input", r.stderr)
+        self.assertEqual(open(a, "rb").read(), before)
+        r = merge("-o", self.dir, a, b, "--overwrite")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("is a folder", r.stderr)
+        self.assertEqual(merge("-o", os.path.join(self.dir, "m.h5"), a, b).returncode, 0)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["a.h5", "b.h5", "m.h5"])  # no temporary file remains
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

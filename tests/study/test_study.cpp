@@ -117,6 +117,45 @@ TEST_CASE("a truncated or malformed metrics log is a data error naming the file 
   write_text_atomic(d.file("run/metrics.jsonl"), "{\"epoch\": 1}\n");
   CHECK_THROWS_WITH(run.epochs(), Catch::Contains("line 1") &&
                                                     Catch::Contains("'validation'"));
+  // A resume that trained epochs 2 and 3 again (killed after logging them, before checkpointing): once each.
+  write_text_atomic(d.file("run/metrics.jsonl"),
+                    "{\"epoch\": 1, \"validation\": {\"mse\": 1}}\n{\"epoch\": 2, \"validation\": {\"mse\": 2}}\n"
+                    "{\"epoch\": 3, \"validation\": {\"mse\": 3}}\n{\"epoch\": 2, \"validation\": {\"mse\": 20}}\n"
+                    "{\"epoch\": 3, \"validation\": {\"mse\": 30}}\n");
+  const auto epochs = run.epochs();
+  REQUIRE(epochs.size() == 3);
+  CHECK(epochs[1].validation_mse == 20);
+  CHECK(epochs[2].validation_mse == 30);
+}
+
+TEST_CASE("an evaluation is reused only for the very weights it was made from") {
+  test::TempDir d;
+  const Context ctx = make_context("cpu", 2, 0);
+  config::Config c = toy_factory(1)({}, {"model=statnn", "run.seed=1"});
+  const study::RunDir run(d.file("run"));
+  study::train_run(c, run, ctx, {});
+  study::EvaluationRequest rq;
+  rq.invariance_samples = 1;
+  const auto first = study::evaluate_run(run, "test", rq, ctx);
+  // Trained afresh in the same folder with another seed: the same epoch and step, other weights. The stored
+  // evaluation must not be served for them.
+  std::error_code ec;
+  remove_tree(d.file("run/checkpoints"), ec);
+  fs::remove(d.file("run/metrics.jsonl"));
+  c.run.seed = 2;
+  study::train_run(c, run, ctx, {});
+  const auto second = study::evaluate_run(run, "test", rq, ctx);
+  CHECK(second.source.at("epoch") == first.source.at("epoch"));
+  CHECK(second.source.at("step") == first.source.at("step"));
+  CHECK(second.source.at("weights") != first.source.at("weights"));
+  rq.checkpoint = run.best().string();
+  CHECK(second.metrics.mse == study::evaluate(rq, ctx).metrics.mse);
+  CHECK(second.metrics.mse != first.metrics.mse);
+  // The right key over a damaged body: computed again, not an error.
+  Json damaged = Json::parse(read_text(run.evaluation_file("test").string()));
+  damaged.set("networks", "many");
+  write_text_atomic(run.evaluation_file("test").string(), damaged.dump());
+  CHECK(study::evaluate_run(run, "test", rq, ctx).metrics.mse == second.metrics.mse);
 }
 
 TEST_CASE("compare through the library: every variant and seed tested on one split, reused on rerun") {
@@ -143,7 +182,7 @@ TEST_CASE("compare through the library: every variant and seed tested on one spl
   CHECK(r.cell("statnn", 1.0).size() == 2);
   CHECK(r.rows[0].test.metrics.mse != r.rows[1].test.metrics.mse);
   CHECK(r.markdown().find("±") != std::string::npos);
-  CHECK(r.markdown().find("over 2 seeds") != std::string::npos);
+  CHECK(r.markdown().find("(2 planned)") != std::string::npos);
 
   const auto again = study::run_compare(spec, ctx, counting(trained, ctx));
   CHECK(trained == 4);  // nothing trained again
@@ -161,6 +200,23 @@ TEST_CASE("compare through the library: every variant and seed tested on one spl
   stale_source.set("step", 999);
   CHECK_FALSE(first.cached_evaluation("test", stale_source));
   CHECK(first.cached_evaluation("test", cached.at("source")));
+
+  // A row whose best checkpoint is gone is reported as not tested; the other rows and seeds stand.
+  std::error_code ec;
+  remove_tree((fs::path(r.rows[0].run.dir) / "checkpoints" / "best").string(), ec);
+  const auto partial = study::run_compare(spec, ctx, counting(trained, ctx));
+  CHECK(trained == 4);
+  REQUIRE(partial.rows.size() == 4);
+  CHECK_FALSE(partial.rows[0].test.applicable());
+  CHECK(partial.rows[0].test.error.find("no best checkpoint") != std::string::npos);
+  CHECK(std::isnan(partial.rows[0].test.metrics.mse));
+  CHECK(partial.rows[1].test.metrics.mse == r.rows[1].test.metrics.mse);
+  CHECK(partial.markdown().find("| statnn | 1 | 1 | " + study::format_spread(study::spread({r.rows[1].test.metrics.mse}), -4)) !=
+        std::string::npos);
+  const auto reloaded =
+      study::CompareResult::from_json(Json::parse(read_text(spec.out + "/compare.json")), "compare.json");
+  CHECK(std::isnan(reloaded.rows[0].test.metrics.mse));
+  CHECK(reloaded.markdown() == partial.markdown());
 }
 
 TEST_CASE("an ablation study runs only the rows asked for and reports the others once finished") {
@@ -241,6 +297,7 @@ TEST_CASE("--seeds: a count counts up from the first seed, a list is taken as it
   CHECK_THROWS_AS(study::parse_seeds("0", 0), UsageError);
   CHECK_THROWS_AS(study::parse_seeds("a", 0), UsageError);
   CHECK_THROWS_AS(study::parse_seeds("1,-2", 0), UsageError);
+  CHECK_THROWS_WITH(study::parse_seeds("1,2,1", 0), Catch::Contains("seed 1 is listed twice"));
   const auto s = study::spread({1.0, 2.0, 3.0, NAN});
   CHECK(s.count == 3);
   CHECK(s.mean == Approx(2.0));

@@ -133,6 +133,29 @@ TEST_CASE("streaming options: split, architecture filter, grouping, shards, drop
     CHECK(total == 60);
     CHECK(seen.size() == 60);
   }
+  SECTION("aligned shards hold the unsharded stream's batches, whole") {
+    o.architectures = {"tiny_cnn"};  // one architecture: delivered in the selection's order (30 networks)
+    o.batch_size = 4;
+    zoo::ZooStream whole(z.file, o);
+    std::vector<std::vector<int64_t>> batches, sharded;
+    for (zoo::NetworkBatch b; whole.next(b);) batches.push_back(b.index);
+    o.shard_align = 4;
+    o.num_shards = 3;
+    for (int64_t k = 0; k < 3; ++k) {
+      o.shard_index = k;
+      zoo::ZooStream s(z.file, o);
+      for (zoo::NetworkBatch b; s.next(b);) sharded.push_back(b.index);
+    }
+    CHECK(sharded == batches);
+    o.num_shards = 9;  // fewer blocks of 4 than shards: unaligned, still a partition
+    std::size_t total = 0;
+    for (int64_t k = 0; k < 9; ++k) {
+      o.shard_index = k;
+      zoo::ZooStream s(z.file, o);
+      total += drain(s).size();
+    }
+    CHECK(total == 30);
+  }
   SECTION("drop_last") {
     o.batch_size = 7;
     o.drop_last = true;
