@@ -11,9 +11,9 @@ lib=/usr/lib/x86_64-linux-gnu
 rm -rf "$out"
 mkdir -p "$out/usr/include" "$out/usr/lib/x86_64-linux-gnu/cmake" "$out/usr/share/cmake" "$out/usr/lib/cmake" \
          "$out/hdf5/include" "$out/hdf5/lib" "$out/runtime"
-for d in yaml-cpp spdlog fmt CLI catch2; do cp -a "/usr/include/$d" "$out/usr/include/"; done
+for d in yaml-cpp spdlog fmt CLI catch2 nlohmann; do cp -a "/usr/include/$d" "$out/usr/include/"; done
 for d in yaml-cpp spdlog fmt; do cp -a "$lib/cmake/$d" "$out/usr/lib/x86_64-linux-gnu/cmake/"; done
-cp -a /usr/share/cmake/CLI11 "$out/usr/share/cmake/"
+cp -a /usr/share/cmake/CLI11 /usr/share/cmake/nlohmann_json "$out/usr/share/cmake/"
 cp -a /usr/lib/cmake/Catch2 "$out/usr/lib/cmake/"
 cp -a /usr/lib/libCatch2*.a "$out/usr/lib/"
 cp -a "$lib"/libyaml-cpp.so* "$lib"/libspdlog.so* "$lib"/libfmt.so* "$out/usr/lib/x86_64-linux-gnu/"

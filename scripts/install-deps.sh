@@ -8,6 +8,7 @@ packages=(
   libtorch-dev libcli11-dev libyaml-cpp-dev libhdf5-dev libspdlog-dev catch2
   libgloo-dev                  # Gloo headers for data-parallel training (torch.distributed); CMake SNE_DISTRIBUTED
   zlib1g-dev                   # lib/data reads gzipped IDX files
+  nlohmann-json3-dev           # lib/core/json.cpp: JSON text (specs, provenance, manifests, metrics)
   dataset-fashion-mnist        # real images for `sne zoo generate cnn` (configs/cnn/)
   libopenblas0-openmp          # LibTorch uses libblas.so.3; the reference BLAS is ~30x slower
   python3 python3-numpy python3-h5py   # data-scripts/ and the Python tests

@@ -14,6 +14,7 @@
 #include "core/version.h"
 #include "runtime/context.h"
 #include "signals.h"
+#include "zoo/zoo_file.h"
 
 namespace {
 
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
+  sne::zoo::install_hdf5_crash_guard(sne::app::kData);  // a file HDF5 crashes on is named, not a bare SIGSEGV
   CLI::App app{
       "sne: a Set-based Neural network Encoder (Andreis et al., NeurIPS 2024) that reads the weights of trained\n"
       "networks and predicts their properties. Model zoos are HDF5 files (docs/zoo-format.md).\n\n"

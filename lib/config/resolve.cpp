@@ -1,6 +1,7 @@
 // resolve(): defaults < YAML sources < `--set` overrides, collecting every problem (with its origin) before
 // throwing one ConfigError. The only place that reads YAML.
 #include <sys/stat.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <sstream>
+#include <tuple>
 
 #include "config/schema.h"
 #include "core/error.h"
@@ -15,6 +18,36 @@
 
 namespace sne::config {
 namespace {
+
+// Counts the documents of a YAML stream and where the second one starts.
+struct DocumentCounter : YAML::EventHandler {
+  int documents = 0;
+  YAML::Mark second;
+  void OnDocumentStart(const YAML::Mark& m) override {
+    if (++documents == 2) second = m;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// The first document of `text`, and how many there are, counting at most 3. Not YAML::LoadAll: in yaml-cpp 0.7
+// (Debian 12) it loops forever, allocating, on a stream such as a lone "," (yaml-cpp issue #1040, fixed in 0.8
+// by pull request #1319), which took 24 GB before the kernel stopped it (found by tests/fuzz).
+std::pair<YAML::Node, DocumentCounter> load_first_document(const std::string& text) {
+  YAML::Node first = YAML::Load(text);
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  while (counter.documents < 3 && parser.HandleNextDocument(counter)) {
+  }
+  return {first, counter};
+}
 
 std::string describe(const YAML::Node& n) {
   if (n.IsMap()) return "a map";
@@ -35,9 +68,10 @@ class Resolver {
   std::vector<std::string> problems;
 
   void apply_source(const Source& src) {
-    std::vector<YAML::Node> docs;
+    YAML::Node root;
+    DocumentCounter counted;
     try {
-      docs = YAML::LoadAll(src.text);
+      std::tie(root, counted) = load_first_document(src.text);
     } catch (const YAML::Exception& e) {
       // yaml-cpp may report a problem at end of input on the line after the last one; point at the last.
       YAML::Mark mark = e.mark;
@@ -48,17 +82,24 @@ class Resolver {
       problem(at(src.name, mark), "malformed YAML: " + e.msg);
       return;
     }
-    if (docs.size() > 1)
-      problem(at(src.name, docs[1].Mark()), "expected one YAML document, found " + std::to_string(docs.size()));
-    if (docs.empty() || docs[0].IsNull()) return;  // an empty file sets nothing
-    if (!docs[0].IsMap()) {
-      problem(at(src.name, docs[0].Mark()),
-              "expected a map of settings at the top level, got " + describe(docs[0]));
+    if (counted.documents > 1) {
+      problem(at(src.name, counted.second),
+              counted.documents == 2 ? "expected one YAML document, found 2"
+                                     : "expected one YAML document, found more (or a stray ',' at the top level)");
+      return;
+    }
+    if (!root.IsDefined() || root.IsNull()) return;  // an empty file sets nothing
+    if (!root.IsMap()) {
+      problem(at(src.name, root.Mark()), "expected a map of settings at the top level, got " + describe(root));
       return;
     }
     File file{src.name, {}};
-    if (src.saved) apply_former_defaults(docs[0]);
-    apply_map("", docs[0], "", &file);
+    try {
+      if (src.saved) apply_former_defaults(root);
+      apply_map("", root, "", &file);
+    } catch (const YAML::Exception& e) {  // a node yaml-cpp cannot hand out (found by tests/fuzz)
+      problem(at(src.name, e.mark), "malformed YAML: " + e.msg);
+    }
   }
 
   // Settings introduced with a default that changes what earlier versions computed, and the value that
@@ -69,8 +110,9 @@ class Resolver {
     };
     for (const auto& [key, value] : former) {
       const std::size_t dot = key.find('.');
-      const YAML::Node section = root[key.substr(0, dot)];
-      if (!section.IsMap() || !section[key.substr(dot + 1)].IsDefined()) apply_override(key + "=" + value);
+      const YAML::Node section = root[key.substr(0, dot)];  // a missing key gives an invalid node: test first
+      if (!section.IsDefined() || !section.IsMap() || !section[key.substr(dot + 1)].IsDefined())
+        apply_override(key + "=" + value);
     }
   }
 

@@ -1,8 +1,11 @@
 #include "core/json.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "core/strings.h"
 
@@ -25,162 +28,146 @@ const char* type_name(Json::Type t) {
   throw std::runtime_error(std::string("expected ") + type_name(want) + ", found " + type_name(got));
 }
 
-void escape_to(std::string& out, const std::string& s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
+// Python's json module writes NaN, Infinity and -Infinity (allow_nan, its default), and earlier sne versions
+// wrote NaN: read them as null, the format's "unknown". Outside strings JSON has no other bare words, so the
+// replacement cannot change a valid document.
+std::string without_non_finite_words(const std::string& text) {
+  static const char* words[] = {"-Infinity", "Infinity", "NaN"};
+  std::string out;
+  bool in_string = false, changed = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        if (changed) out += c;
+        if (++i >= text.size()) break;
+        if (changed) out += text[i];
+        continue;
+      }
+      if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == 'N' || c == 'I' || c == '-') {
+      bool replaced = false;
+      for (const char* w : words) {
+        const std::size_t n = std::char_traits<char>::length(w);
+        if (text.compare(i, n, w) == 0) {
+          if (!changed) out.assign(text, 0, i), changed = true;
+          out += "null";
+          i += n - 1;
+          replaced = true;
+          break;
         }
+      }
+      if (replaced) continue;
     }
+    if (changed) out += c;
   }
-  out += '"';
+  return changed ? out : text;
 }
 
-class Parser {
- public:
-  explicit Parser(const std::string& t) : t_(t) {}
+constexpr std::size_t kMaxDepth = 512;  // deeper documents are refused (no sne file nests more than ~6 levels)
 
-  Json parse_document() {
-    Json v = value();
-    skip_ws();
-    if (i_ != t_.size()) fail("unexpected text after the JSON value");
-    return v;
+// Builds a Json from nlohmann's SAX events: no intermediate document, and duplicate member names keep the last
+// value (as Python's json does) in time linear in the members.
+class Builder : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  explicit Builder(const std::string& text) : text_(text) {}
+  Json result;
+
+  bool null() override { return add(Json()); }
+  bool boolean(bool v) override { return add(Json(v)); }
+  bool number_integer(number_integer_t v) override { return add(Json(static_cast<double>(v))); }
+  bool number_unsigned(number_unsigned_t v) override { return add(Json(static_cast<double>(v))); }
+  bool number_float(number_float_t v, const string_t&) override { return add(Json(v)); }
+  bool string(string_t& v) override { return add(Json(std::move(v))); }
+  bool binary(binary_t&) override { return fail_at_end("binary values are not JSON"); }
+  bool start_object(std::size_t) override { return open(Json::object()); }
+  bool key(string_t& k) override {
+    stack_.back().key = std::move(k);
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(Json::array()); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) override {
+    std::string what = ex.what();
+    const std::size_t colon = what.find(": ", what.find("parse error"));  // drop "[json.exception...] ... N: "
+    if (colon != std::string::npos) what = what.substr(colon + 2);
+    fail(position, what);
   }
 
  private:
-  [[noreturn]] void fail(const std::string& what) const {
+  struct Open {
+    Json value;
+    std::string key;
+    std::unordered_map<std::string, std::size_t> members;  // objects: name -> position
+  };
+
+  [[noreturn]] void fail(std::size_t position, const std::string& what) const {
     std::size_t line = 1, col = 1;
-    for (std::size_t k = 0; k < i_ && k < t_.size(); ++k) {
-      if (t_[k] == '\n') { ++line; col = 1; } else { ++col; }
+    for (std::size_t k = 0; k + 1 < position && k < text_.size(); ++k) {
+      if (text_[k] == '\n') ++line, col = 1;
+      else ++col;
     }
     throw std::runtime_error("JSON " + std::to_string(line) + ":" + std::to_string(col) + ": " + what);
   }
-  void skip_ws() {
-    while (i_ < t_.size() && (t_[i_] == ' ' || t_[i_] == '\n' || t_[i_] == '\t' || t_[i_] == '\r')) ++i_;
-  }
-  bool eat(char c) {
-    skip_ws();
-    if (i_ < t_.size() && t_[i_] == c) { ++i_; return true; }
-    return false;
-  }
-  void expect(char c) {
-    if (!eat(c)) fail(std::string("expected '") + c + "'");
-  }
-  bool literal(const char* word) {
-    std::size_t n = std::char_traits<char>::length(word);
-    if (t_.compare(i_, n, word) == 0) { i_ += n; return true; }
-    return false;
-  }
+  bool fail_at_end(const std::string& what) const { fail(text_.size(), what); }
 
-  Json value() {
-    if (++depth_ > 256) fail("nesting too deep");
-    skip_ws();
-    if (i_ >= t_.size()) fail("unexpected end of text");
-    Json out;
-    const char c = t_[i_];
-    if (c == '{') {
-      ++i_;
-      out = Json::object();
-      if (!eat('}')) {
-        do {
-          skip_ws();
-          if (i_ >= t_.size() || t_[i_] != '"') fail("expected a member name");
-          std::string key = string();
-          expect(':');
-          out.set(key, value());
-        } while (eat(','));
-        expect('}');
-      }
-    } else if (c == '[') {
-      ++i_;
-      out = Json::array();
-      if (!eat(']')) {
-        do { out.push_back(value()); } while (eat(','));
-        expect(']');
-      }
-    } else if (c == '"') {
-      out = Json(string());
-    } else if (literal("true")) {
-      out = Json(true);
-    } else if (literal("false")) {
-      out = Json(false);
-    } else if (literal("null")) {
-      out = Json();
-    } else if (literal("NaN")) {
-      out = Json(std::nan(""));
-    } else {
-      out = Json(number());
+  bool open(Json v) {
+    if (stack_.size() >= kMaxDepth) throw std::runtime_error("JSON: nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    stack_.push_back({std::move(v), {}, {}});
+    return true;
+  }
+  bool close() {
+    Open top = std::move(stack_.back());
+    stack_.pop_back();
+    return add(std::move(top.value));
+  }
+  bool add(Json v) {
+    if (stack_.empty()) {
+      result = std::move(v);
+      return true;
     }
-    --depth_;
-    return out;
-  }
-
-  double number() {
-    const char* begin = t_.c_str() + i_;
-    char* end = nullptr;
-    const double v = std::strtod(begin, &end);
-    if (end == begin) fail("expected a value");
-    i_ += static_cast<std::size_t>(end - begin);
-    return v;
-  }
-
-  std::string string() {
-    ++i_;  // opening quote
-    std::string s;
-    while (true) {
-      if (i_ >= t_.size()) fail("unterminated string");
-      char c = t_[i_++];
-      if (c == '"') break;
-      if (c != '\\') { s += c; continue; }
-      if (i_ >= t_.size()) fail("unterminated string");
-      char e = t_[i_++];
-      switch (e) {
-        case '"': s += '"'; break;
-        case '\\': s += '\\'; break;
-        case '/': s += '/'; break;
-        case 'b': s += '\b'; break;
-        case 'f': s += '\f'; break;
-        case 'n': s += '\n'; break;
-        case 'r': s += '\r'; break;
-        case 't': s += '\t'; break;
-        case 'u': {
-          if (i_ + 4 > t_.size()) fail("bad \\u escape");
-          unsigned code = static_cast<unsigned>(std::stoul(t_.substr(i_, 4), nullptr, 16));
-          i_ += 4;
-          // UTF-8 encode (surrogate pairs are not combined: specs are ASCII in practice).
-          if (code < 0x80) {
-            s += static_cast<char>(code);
-          } else if (code < 0x800) {
-            s += static_cast<char>(0xC0 | (code >> 6));
-            s += static_cast<char>(0x80 | (code & 0x3F));
-          } else {
-            s += static_cast<char>(0xE0 | (code >> 12));
-            s += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-            s += static_cast<char>(0x80 | (code & 0x3F));
-          }
-          break;
-        }
-        default: fail("bad escape in string");
-      }
+    Open& top = stack_.back();
+    if (top.value.is_array()) {
+      top.value.push_back(std::move(v));
+      return true;
     }
-    return s;
+    const auto [it, fresh] = top.members.emplace(top.key, top.value.size());
+    if (fresh) top.value.append_member(std::move(top.key), std::move(v));
+    else top.value.member_at(it->second) = std::move(v);
+    return true;
   }
 
-  const std::string& t_;
-  std::size_t i_ = 0;
-  int depth_ = 0;
+  const std::string& text_;
+  std::vector<Open> stack_;
 };
+
+nlohmann::ordered_json to_library(const Json& j) {
+  switch (j.type()) {
+    case Json::Type::null: return nullptr;
+    case Json::Type::boolean: return j.as_bool();
+    case Json::Type::number: {
+      const double d = j.as_number();
+      if (!std::isfinite(d)) return nullptr;  // JSON has no NaN or infinity: "unknown"
+      if (d == std::floor(d) && std::fabs(d) < 9.2e18) return static_cast<int64_t>(d);
+      return d;
+    }
+    case Json::Type::string: return j.as_string();
+    case Json::Type::array: {
+      nlohmann::ordered_json a = nlohmann::ordered_json::array();
+      for (const auto& x : j.as_array()) a.push_back(to_library(x));
+      return a;
+    }
+    case Json::Type::object: {
+      nlohmann::ordered_json o = nlohmann::ordered_json::object();
+      for (const auto& [k, v] : j.as_object()) o[k] = to_library(v);
+      return o;
+    }
+  }
+  return nullptr;
+}
 
 }  // namespace
 
@@ -245,54 +232,25 @@ std::size_t Json::size() const {
   return 0;
 }
 
-void Json::dump_to(std::string& out, int indent, int depth) const {
-  const auto newline = [&](int d) {
-    if (indent < 0) return;
-    out += '\n';
-    out.append(static_cast<std::size_t>(indent * d), ' ');
-  };
-  switch (type_) {
-    case Type::null: out += "null"; break;
-    case Type::boolean: out += bool_ ? "true" : "false"; break;
-    case Type::number:
-      // JSON has no NaN/Inf; NaN is written as the common extension "NaN", infinities as null.
-      if (std::isnan(num_)) out += "NaN";
-      else if (std::isinf(num_)) out += "null";
-      else out += format_number(num_);
-      break;
-    case Type::string: escape_to(out, str_); break;
-    case Type::array:
-      out += '[';
-      for (std::size_t k = 0; k < arr_.size(); ++k) {
-        if (k) out += indent < 0 ? "," : ",";
-        newline(depth + 1);
-        arr_[k].dump_to(out, indent, depth + 1);
-      }
-      if (!arr_.empty()) newline(depth);
-      out += ']';
-      break;
-    case Type::object:
-      out += '{';
-      for (std::size_t k = 0; k < obj_.size(); ++k) {
-        if (k) out += ",";
-        newline(depth + 1);
-        escape_to(out, obj_[k].first);
-        out += indent < 0 ? ":" : ": ";
-        obj_[k].second.dump_to(out, indent, depth + 1);
-      }
-      if (!obj_.empty()) newline(depth);
-      out += '}';
-      break;
-  }
-}
-
 std::string Json::dump(int indent) const {
-  std::string out;
-  dump_to(out, indent, 0);
-  return out;
+  // Invalid UTF-8 in a string (bytes from an HDF5 attribute, say) is written as U+FFFD rather than refused.
+  return to_library(*this).dump(indent, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-Json Json::parse(const std::string& text) { return Parser(text).parse_document(); }
+Json Json::parse(const std::string& text) {
+  const std::string clean = without_non_finite_words(text);
+  Builder b(clean);
+  nlohmann::json::sax_parse(clean, &b, nlohmann::json::input_format_t::json, /*strict=*/true);
+  return std::move(b.result);
+}
+
+void Json::append_member(std::string key, Json value) {
+  if (type_ == Type::null) type_ = Type::object;
+  if (type_ != Type::object) type_mismatch(Type::object, type_);
+  obj_.emplace_back(std::move(key), std::move(value));
+}
+
+Json& Json::member_at(std::size_t k) { return obj_.at(k).second; }
 
 bool operator==(const Json& a, const Json& b) {
   if (a.type_ != b.type_) return false;

@@ -1,6 +1,8 @@
 #pragma once
 // A small JSON value: architecture specs, provenance, manifests and metrics logs are JSON text.
 // Numbers are doubles (integers are exact up to 2^53); objects keep their insertion order.
+// Text is read and written by nlohmann-json (Debian's nlohmann-json3-dev). NaN and infinities are written as
+// null (JSON has neither); the words NaN, Infinity and -Infinity that Python's json writes are read as null.
 #include <map>
 #include <memory>
 #include <string>
@@ -54,18 +56,22 @@ class Json {
   /// Inserts or replaces a member (this must be an object or null, which becomes an object).
   Json& set(const std::string& key, Json value);
   void push_back(Json value);
+  /// Appends a member without looking for one of the same name (the parser's path; it keeps names unique).
+  void append_member(std::string key, Json value);
+  /// The value of the k-th member of an object.
+  Json& member_at(std::size_t k);
   std::size_t size() const;
 
-  /// Compact text when indent < 0, pretty-printed otherwise.
+  /// Compact text when indent < 0, pretty-printed otherwise. Integral numbers are written without a fraction.
   std::string dump(int indent = -1) const;
-  /// Parses JSON text; throws std::runtime_error with line:column on malformed input.
+  /// Parses JSON text; throws std::runtime_error ("JSON LINE:COLUMN: what") on malformed input, including
+  /// nesting deeper than 512 levels. A member name given twice keeps its last value.
   static Json parse(const std::string& text);
 
   friend bool operator==(const Json& a, const Json& b);
   friend bool operator!=(const Json& a, const Json& b) { return !(a == b); }
 
  private:
-  void dump_to(std::string& out, int indent, int depth) const;
 
   Type type_ = Type::null;
   bool bool_ = false;

@@ -67,6 +67,7 @@ CnnZooReport generate_cnn_zoo(const CnnRecipe& r, int64_t seed, const std::strin
   report.num_params = spec.num_params();
   Json provenance = provenance_for(r, seed, dataset, spec);
   const auto per_run = static_cast<int64_t>(choices.checkpoint_epochs.size());
+  provenance.set("networks_expected", static_cast<long long>(r.count * per_run));  // zoo validate: stopped short?
 
   // Runs already in the file: every checkpoint row of a run must be there (runs are flushed whole).
   std::map<int64_t, std::map<int64_t, int64_t>> stored;  // run -> epoch -> network index

@@ -23,6 +23,7 @@ Json provenance_for(const SineRecipe& r, int64_t seed) {
   p.set("name", kGeneratorName);
   p.set("description", "SIRENs fit to amplitude*sin(frequency*x) (DWSNets recipe, SNE section 4.1)");
   p.set("recipe", sine_recipe_json(r, seed));
+  p.set("networks_expected", static_cast<long long>(r.count));  // sne zoo validate flags a zoo stopped short
   p.set("generated_by", std::string("sne ") + kVersion);
   return p;
 }

@@ -1,6 +1,8 @@
 #include "zoo/architecture.h"
 
 #include <set>
+#include <tuple>
+#include <map>
 #include <stdexcept>
 
 #include "core/strings.h"
@@ -98,6 +100,8 @@ std::vector<std::string> ArchitectureSpec::problems() const {
         if (d <= 0) out.push_back(who + ": tensor '" + t.name + "' has a non-positive dimension");
     }
   }
+  // (tensor, axis) -> the index ranges the symmetries permute there, to find two acting on the same entries.
+  std::map<std::pair<std::string, int>, std::vector<std::tuple<int64_t, int64_t, std::string>>> ranges;
   for (const auto& s : symmetries) {
     const std::string sw = who + ": symmetry '" + s.name + "'";
     if (s.kind != "permutation") out.push_back(sw + " has unsupported kind '" + s.kind + "' (known: permutation)");
@@ -114,10 +118,21 @@ std::vector<std::string> ArchitectureSpec::problems() const {
                       "' of rank " + std::to_string(t->shape.size()));
         continue;
       }
-      if (a.block < 1 || a.offset < 0 || a.offset + s.size * a.block > t->shape[a.axis])
+      if (a.block < 1 || a.offset < 0 || a.offset + s.size * a.block > t->shape[a.axis]) {
         out.push_back(sw + ": range [" + std::to_string(a.offset) + ", " +
                       std::to_string(a.offset + s.size * a.block) + ") exceeds axis " + std::to_string(a.axis) +
                       " of tensor '" + a.tensor + "' (length " + std::to_string(t->shape[a.axis]) + ")");
+        continue;
+      }
+      auto& used = ranges[{a.tensor, a.axis}];
+      const int64_t lo = a.offset, hi = a.offset + s.size * a.block;
+      for (const auto& [ulo, uhi, owner] : used)
+        if (lo < uhi && ulo < hi)
+          out.push_back(sw + ": acts on entries [" + std::to_string(lo) + ", " + std::to_string(hi) + ") of axis " +
+                        std::to_string(a.axis) + " of tensor '" + a.tensor + "', which " +
+                        (owner == s.name ? "this symmetry already permutes" : "symmetry '" + owner + "' permutes") +
+                        "; a unit's entries can follow one permutation only");
+      used.emplace_back(lo, hi, s.name);
     }
   }
   return out;

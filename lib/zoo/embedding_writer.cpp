@@ -19,7 +19,8 @@ EmbeddingWriter::EmbeddingWriter(const std::string& path, int64_t dim, const std
   std::error_code ec;
   if (std::filesystem::exists(path, ec) && !overwrite)
     throw IoError(path + ": already exists (refusing to overwrite; pass --overwrite)");
-  h_->file = h5::create_file(path);
+  partial_ = path + ".partial";  // renamed to `path` by close(): a file under `path` is always complete
+  h_->file = h5::create_file(partial_);
   const hid_t root = h_->file.get();
   h5::write_attr_string(root, "sne_format", "sne-embeddings", path);
   h5::write_attr_int(root, "format_version", 1, path);
@@ -31,7 +32,12 @@ EmbeddingWriter::EmbeddingWriter(const std::string& path, int64_t dim, const std
     h_->props.push_back(h5::create_vector(root, "properties/" + p, h5::native_type<double>(), path));
 }
 
-EmbeddingWriter::~EmbeddingWriter() = default;
+EmbeddingWriter::~EmbeddingWriter() {
+  if (partial_.empty()) return;  // closed
+  h_.reset();
+  std::error_code ec;
+  std::filesystem::remove(partial_, ec);  // an encode that failed (a full disk) or stopped leaves no file behind
+}
 
 void EmbeddingWriter::append(const float* codes, const std::vector<int64_t>& index, const std::vector<double>& props) {
   const auto n = static_cast<hsize_t>(index.size());
@@ -46,8 +52,13 @@ void EmbeddingWriter::append(const float* codes, const std::vector<int64_t>& ind
 }
 
 void EmbeddingWriter::close() {
+  if (partial_.empty()) return;
   if (h_->file.valid()) h5::flush(h_->file);
   h_ = std::make_unique<Handles>();
+  std::error_code ec;
+  std::filesystem::rename(partial_, path_, ec);
+  if (ec) throw IoError(path_ + ": cannot move the finished file into place (" + ec.message() + ")");
+  partial_.clear();
   lock_.release();
 }
 

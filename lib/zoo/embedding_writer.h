@@ -13,7 +13,9 @@ namespace sne::zoo {
 
 class EmbeddingWriter {
  public:
-  /// Creates the file (refusing an existing one unless `overwrite`).
+  /// Creates the file (refusing an existing one unless `overwrite`). It is written as PATH.partial and renamed
+  /// to PATH by close(); a writer destroyed unclosed (an error, a full disk) removes PATH.partial, and an
+  /// existing PATH stays as it was until close().
   EmbeddingWriter(const std::string& path, int64_t dim, const std::vector<std::string>& properties,
                   const Json& provenance, bool overwrite);
   ~EmbeddingWriter();
@@ -27,6 +29,7 @@ class EmbeddingWriter {
   OutputLock lock_;  ///< first member, so released last: PATH.lock, one writer per file
   std::unique_ptr<Handles> h_;
   std::string path_;
+  std::string partial_;  ///< PATH.partial while writing; "" once closed
   int64_t dim_, rows_ = 0;
   std::vector<std::string> properties_;
 };

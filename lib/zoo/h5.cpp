@@ -1,5 +1,12 @@
 #include "zoo/h5.h"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -11,7 +18,44 @@
 namespace sne::zoo::h5 {
 namespace {
 
-using Lock = std::lock_guard<std::recursive_mutex>;
+// Which file this thread is reading inside the HDF5 library, for install_crash_guard's message.
+thread_local int t_depth = 0;
+thread_local char t_where[512] = "";
+
+// The library lock; while it is held this thread is "inside HDF5".
+struct Lock {
+  std::lock_guard<std::recursive_mutex> guard;
+  explicit Lock(std::recursive_mutex& m) : guard(m) { ++t_depth; }
+  ~Lock() { --t_depth; }
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+};
+
+// Records `where` (a file, or "FILE: /dataset") as what this thread is reading.
+void note(const std::string& where) {
+  const std::size_t n = std::min(where.size(), sizeof t_where - 1);
+  std::memcpy(t_where, where.data(), n);
+  t_where[n] = '\0';
+}
+
+int g_guard_exit = 3;
+
+void on_crash(int sig) {
+  if (t_depth > 0) {
+    const char* a = "sne: error: ";
+    const char* b = ": the HDF5 library crashed reading this file (";
+    const char* name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE" : "SIGILL";
+    const char* c = "): it is damaged in a way HDF5 1.10 does not detect. Regenerate or re-download it.\n";
+    const auto put = [](const char* x) { (void)!::write(2, x, std::strlen(x)); };
+    put(a);
+    put(t_where[0] ? t_where : "an HDF5 file");
+    put(b);
+    put(name);
+    put(c);
+    ::_exit(g_guard_exit);
+  }
+  // Not inside HDF5: the default action (a core dump), as if no handler were there (SA_RESETHAND).
+}
 
 // Silences HDF5's automatic stack printing for the calling thread (the setting is per thread).
 void quiet() {
@@ -33,7 +77,18 @@ std::string reason() {
   std::string s;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_first, &s);
   H5Eclear2(H5E_DEFAULT);
-  return s.empty() ? std::string("HDF5 error") : s;
+  if (s.empty()) return "HDF5 error";
+  // A failed write is described as "file write failed: time = ..., errno = 28, error message = 'No space left on
+  // device', buf = ..." over two lines: keep the operating system's message.
+  const std::size_t m = s.find("error message = '");
+  if (m != std::string::npos) {
+    const std::size_t b = m + 17, e = s.find('\'', b);
+    std::string os = s.substr(b, e == std::string::npos ? std::string::npos : e - b);
+    if (s.find("errno = 28") != std::string::npos) os += "; is the disk full?";
+    return (s.rfind("file write failed", 0) == 0 ? "write failed: " : "") + os;
+  }
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
 }
 
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
@@ -93,6 +148,22 @@ std::string read_string_attr(hid_t attr, const std::string& where) {
 
 }  // namespace
 
+void install_crash_guard(int exit_code) {
+  g_guard_exit = exit_code;
+  static std::vector<char> stack(std::max<std::size_t>(SIGSTKSZ, 64 * 1024));  // the handler runs on a stack overflow too
+  stack_t ss{};
+  ss.ss_sp = stack.data();
+  ss.ss_size = stack.size();
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = on_crash;
+  sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &sa, nullptr);
+}
+
+bool inside_library() { return t_depth > 0; }
+
 std::recursive_mutex& library_mutex() {
   static std::recursive_mutex m;
   return m;
@@ -134,6 +205,7 @@ Handle open_file(const std::string& path, bool writable) {
   }
   Lock lock(library_mutex());
   quiet();
+  note(path);
   const htri_t is_h5 = H5Fis_hdf5(path.c_str());
   if (is_h5 == 0) {
     H5Eclear2(H5E_DEFAULT);
@@ -265,6 +337,33 @@ bool is_string_dataset(const Handle& dataset) {
   return H5Tget_class(type.get()) == H5T_STRING;
 }
 
+bool is_variable_string_dataset(const Handle& dataset) {
+  Lock lock(library_mutex());
+  Handle type(H5Dget_type(dataset.get()));
+  return H5Tget_class(type.get()) == H5T_STRING && H5Tis_variable_str(type.get()) > 0;
+}
+
+void check_declared_size(const Handle& dataset, const std::string& where) {
+  Lock lock(library_mutex());
+  quiet();
+  Handle space(check(H5Dget_space(dataset.get()), where, "cannot read dataspace"));
+  Handle type(check(H5Dget_type(dataset.get()), where, "cannot read the element type"));
+  const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+  const std::size_t element = H5Tget_size(type.get());
+  if (points < 0 || element == 0) throw DataError(where + ": cannot read the dataset's size");
+  const double declared = static_cast<double>(points) * static_cast<double>(element);
+  const double stored = static_cast<double>(H5Dget_storage_size(dataset.get()));
+  if (declared <= stored * kMaxCompression + double(1 << 20)) return;
+  const auto mb = [](double b) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%.4g MB", b / 1e6);
+    return std::string(buf);
+  };
+  throw DataError(where + ": declares " + std::to_string(points) + " entries (" + mb(declared) +
+                  ") but the file stores " + mb(stored) + " for it; the header is damaged or the file was not "
+                  "written by a zoo writer (sne, data-scripts/sne_zoo.py)");
+}
+
 bool is_float_dataset(const Handle& dataset) {
   Lock lock(library_mutex());
   Handle type(H5Dget_type(dataset.get()));
@@ -383,6 +482,7 @@ std::vector<T> read_vector(const Handle& dataset, hsize_t begin, hsize_t count, 
   if (count == 0) return out;
   Lock lock(library_mutex());
   quiet();
+  note(where);
   Handle file_space = select_entries(dataset, begin, count);
   Handle mem = space_1d(count);
   check(H5Dread(dataset.get(), native_type<T>(), mem.get(), file_space.get(), H5P_DEFAULT, out.data()), where,
@@ -399,6 +499,7 @@ std::vector<std::string> read_strings(const Handle& dataset, hsize_t begin, hsiz
   if (count == 0) return out;
   Lock lock(library_mutex());
   quiet();
+  note(where);
   Handle file_space = select_entries(dataset, begin, count);
   Handle mem = space_1d(count);
   Handle type = string_type();
@@ -464,6 +565,7 @@ void read_rows(const Handle& dataset, hsize_t row0, hsize_t nrows, hsize_t cols,
   if (nrows == 0) return;
   Lock lock(library_mutex());
   quiet();
+  note(where);
   Handle file_space = select_rows(dataset, row0, nrows, cols);
   const hsize_t count[2] = {nrows, cols};
   Handle mem(H5Screate_simple(2, count, nullptr));

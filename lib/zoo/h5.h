@@ -14,6 +14,14 @@ namespace sne::zoo::h5 {
 /// The lock every HDF5 call holds.
 std::recursive_mutex& library_mutex();
 
+/// HDF5 1.10 trusts some structures of a file (the global heap of variable-length strings, for one) and can
+/// crash on a damaged one. After this call, a SIGSEGV, SIGBUS, SIGFPE or SIGILL raised while a thread is inside
+/// the library prints "sne: error: FILE: the HDF5 library crashed reading this file ..." and exits with
+/// `exit_code`; one raised elsewhere keeps its default action (a core dump: a defect of sne).
+void install_crash_guard(int exit_code);
+/// Whether this thread is inside an HDF5 call now.
+bool inside_library();
+
 /// Owns an HDF5 identifier (file, group, dataset, dataspace, datatype, attribute, property list).
 class Handle {
  public:
@@ -54,7 +62,14 @@ std::vector<hsize_t> dims(const Handle& dataset, const std::string& where);
 /// Chunk shape of a chunked dataset (empty when contiguous).
 std::vector<hsize_t> chunk_dims(const Handle& dataset);
 bool is_string_dataset(const Handle& dataset);
+/// A string dataset of variable-length strings (the format's kind); false for fixed-length strings.
+bool is_variable_string_dataset(const Handle& dataset);
 bool is_float_dataset(const Handle& dataset);
+/// DataError naming `where` when the dataset declares far more data than the file stores for it: more than
+/// kMaxCompression times its stored bytes, plus 1 MiB (a damaged or hostile header: 10^9 entries in a 1 MB
+/// file). Every reader of whole datasets calls it before allocating for them.
+void check_declared_size(const Handle& dataset, const std::string& where);
+inline constexpr double kMaxCompression = 1100;  ///< above deflate's limit of about 1032 : 1
 
 bool has_attr(hid_t loc, const std::string& name);
 std::string read_attr_string(hid_t loc, const std::string& name, const std::string& where);

@@ -1,12 +1,14 @@
 #include "zoo/zoo_check.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "core/error.h"
 #include "core/strings.h"
 #include "zoo/zoo_stream.h"
 
@@ -63,7 +65,7 @@ ZooSummary summarize(const ZooFile& zoo) {
     s.properties.push_back(p);
   }
   for (const auto& name : zoo.metadata_names())
-    s.metadata.emplace_back(name, zoo.metadata(name).is_string ? "string" : "number");
+    s.metadata.emplace_back(name, zoo.metadata_is_string(name) ? "string" : "number");
   for (const auto& name : zoo.split_names()) s.splits.emplace_back(name, static_cast<int64_t>(zoo.split(name).size()));
   return s;
 }
@@ -164,6 +166,53 @@ CheckReport check_zoo(std::shared_ptr<const ZooFile> zoo, int64_t memory_budget_
     if (unused > 0 && bad_row.empty() && shared_row.empty())
       r.problems.push_back(path + ": /architectures/" + archs[a].name + "/params: " + std::to_string(unused) +
                            " rows belong to no network");
+  }
+
+  // Names follow the format's rule, [A-Za-z0-9_.+-]+ (docs/zoo-format.md): they become file names and keys.
+  const auto check_names = [&](const std::string& what, const std::vector<std::string>& names) {
+    for (const auto& name : names) {
+      const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '+' || c == '-';
+      });
+      if (!ok)
+        r.problems.push_back(path + ": " + what + " name '" + name + "' breaks the format's naming rule "
+                             "[A-Za-z0-9_.+-]+");
+    }
+  };
+  std::vector<std::string> arch_names;
+  for (const auto& a : archs) arch_names.push_back(a.name);
+  check_names("architecture", arch_names);
+  check_names("property", zoo->property_names());
+  check_names("metadata", zoo->metadata_names());
+  check_names("split", zoo->split_names());
+
+  // Metadata: readable as the format's number or variable-length string columns.
+  for (const auto& name : zoo->metadata_names()) {
+    try {
+      (void)zoo->metadata(name);
+    } catch (const DataError& e) {
+      r.problems.push_back(e.what());
+    }
+  }
+
+  // A generator's zoo holds every network its recipe promises; fewer means generation stopped part way.
+  const Json& prov = zoo->provenance();
+  if (prov.is_object()) {
+    const Json* kind = prov.find("kind");
+    const Json* expected = prov.find("networks_expected");
+    const Json* recipe = prov.find("recipe");
+    const Json* name = prov.find("name");
+    int64_t want = -1;
+    if (expected && expected->is_number()) {
+      want = expected->as_int();
+    } else if (kind && kind->is_string() && kind->as_string() == "generator" && name && name->is_string() &&
+               name->as_string() == "sine" && recipe && recipe->is_object()) {  // written before networks_expected
+      if (const Json* c = recipe->find("count"); c && c->is_number()) want = c->as_int();
+    }
+    if (want > n)
+      r.problems.push_back(path + ": holds " + std::to_string(n) + " of the " + std::to_string(want) +
+                           " networks its provenance promises: generation stopped part way (rerun `sne zoo "
+                           "generate` with the same recipe and output to finish it)");
   }
 
   // Properties: NaN means unknown; infinities are errors.

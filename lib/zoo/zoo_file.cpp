@@ -20,6 +20,7 @@ namespace {
 std::vector<double> read_column(const h5::Handle& file, const std::string& dataset_path, int64_t begin, int64_t count,
                                 const std::string& where) {
   h5::Handle d = h5::open_dataset(file.get(), dataset_path, where);
+  h5::check_declared_size(d, where);
   return h5::read_vector<double>(d, static_cast<hsize_t>(begin), static_cast<hsize_t>(count), where);
 }
 
@@ -116,6 +117,7 @@ std::shared_ptr<ZooFile> ZooFile::open(const std::string& path) {
       throw DataError(where + "/params has shape " + shape_text(d) + " but the architecture declares " +
                       std::to_string(spec.num_params()) + " parameters per network (" + tensor_list(spec) + ")");
     if (!h5::is_float_dataset(params)) throw DataError(where + "/params: expected float32 values");
+    h5::check_declared_size(params, where + "/params");
     const auto chunk = h5::chunk_dims(params);
     const auto u = static_cast<std::size_t>(idx);
     z->arch_rows_[u] = static_cast<int64_t>(d[0]);
@@ -132,6 +134,8 @@ std::shared_ptr<ZooFile> ZooFile::open(const std::string& path) {
   if (na.size() != 1 || nr.size() != 1 || na[0] != nr[0])
     throw DataError(path + ": /networks/architecture " + shape_text(na) + " and /networks/row " + shape_text(nr) +
                     " must be 1-D of the same length");
+  h5::check_declared_size(net_arch, path + ": /networks/architecture");
+  h5::check_declared_size(net_row, path + ": /networks/row");
   z->num_networks_ = static_cast<int64_t>(na[0]);
   z->net_arch_ = h5::read_vector<int32_t>(net_arch, 0, na[0], path + ": /networks/architecture");
   z->net_row_ = h5::read_vector<int64_t>(net_row, 0, nr[0], path + ": /networks/row");
@@ -148,6 +152,7 @@ std::shared_ptr<ZooFile> ZooFile::open(const std::string& path) {
     if (dd.size() != 1 || static_cast<int64_t>(dd[0]) != z->num_networks_)
       throw DataError(path + ": /" + group + "/" + name + " has shape " + shape_text(dd) + ", expected [" +
                       std::to_string(z->num_networks_) + "] (one entry per network)");
+    h5::check_declared_size(d, path + ": /" + group + "/" + name);
   };
   z->property_names_ = children(file, "networks/properties", path);
   for (const auto& p : z->property_names_) check_column("networks/properties", p);
@@ -199,11 +204,23 @@ MetadataColumn ZooFile::metadata(const std::string& name) const {
   MetadataColumn c;
   c.name = name;
   c.is_string = h5::is_string_dataset(d);
+  if (c.is_string && !h5::is_variable_string_dataset(d))
+    throw DataError(where + ": fixed-length strings; the format stores variable-length UTF-8 strings "
+                            "(docs/zoo-format.md; h5py: h5py.string_dtype())");
   const auto n = static_cast<hsize_t>(num_networks_);
   if (c.is_string) c.strings = h5::read_strings(d, 0, n, where);
   else c.numbers = h5::read_vector<double>(d, 0, n, where);
   return c;
 }
+
+bool ZooFile::metadata_is_string(const std::string& name) const {
+  if (std::find(metadata_names_.begin(), metadata_names_.end(), name) == metadata_names_.end())
+    throw DataError(path_ + ": the zoo has no metadata '" + name + "'");
+  return h5::is_string_dataset(h5::open_dataset(h_->file.get(), "networks/metadata/" + name, path_));
+}
+
+void install_hdf5_crash_guard(int exit_code) { h5::install_crash_guard(exit_code); }
+bool hdf5_busy() { return h5::inside_library(); }
 
 std::vector<int64_t> ZooFile::split(const std::string& name) const {
   if (std::find(split_names_.begin(), split_names_.end(), name) == split_names_.end()) {
@@ -216,6 +233,7 @@ std::vector<int64_t> ZooFile::split(const std::string& name) const {
   h5::Handle d = h5::open_dataset(h_->file.get(), "splits/" + name, path_);
   const auto dd = h5::dims(d, where);
   if (dd.size() != 1) throw DataError(where + ": expected a 1-D list of network indices");
+  h5::check_declared_size(d, where);
   return h5::read_vector<int64_t>(d, 0, dd[0], where);
 }
 

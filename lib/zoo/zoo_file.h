@@ -55,6 +55,8 @@ class ZooFile {
   /// Whole columns (length N). Throw DataError naming the file and the known names when absent.
   std::vector<double> property(const std::string& name) const;
   MetadataColumn metadata(const std::string& name) const;
+  /// Whether a metadata column holds strings, from its type alone (no value is read).
+  bool metadata_is_string(const std::string& name) const;
   /// Network indices of a split as stored (not checked; see check_zoo).
   std::vector<int64_t> split(const std::string& name) const;
 
@@ -81,5 +83,11 @@ class ZooFile {
   std::vector<int64_t> net_row_;
   std::vector<std::string> property_names_, metadata_names_, split_names_;
 };
+
+/// Turns a crash inside the HDF5 library (a damaged file it does not check) into "sne: error: FILE: the HDF5
+/// library crashed reading this file ..." and exit `exit_code` (see h5.h). The sne binary installs it.
+void install_hdf5_crash_guard(int exit_code);
+/// Whether this thread is inside an HDF5 call now (async-signal-safe).
+bool hdf5_busy();
 
 }  // namespace sne::zoo

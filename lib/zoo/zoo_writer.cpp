@@ -35,6 +35,42 @@ void require_name(const std::string& what, const std::string& name, const std::s
 }
 
 int64_t chunk_rows_for(int64_t num_params) { return std::max<int64_t>(1, (int64_t{1} << 20) / (4 * num_params)); }
+
+// Cuts the torn end of an interrupted flush (see open_append): every /networks/* dataset to the shortest one's
+// length, each params dataset to the rows its remaining networks use. Leaves anything else to ZooFile::open.
+void cut_torn_tail(const std::string& path) {
+  h5::Handle file = h5::open_file(path, true);
+  const hid_t root = file.get();
+  if (!h5::exists(root, "networks/architecture") || !h5::exists(root, "networks/row")) return;
+  std::vector<std::string> columns = {"networks/architecture", "networks/row"};
+  for (const char* g : {"networks/properties", "networks/metadata"})
+    if (h5::exists(root, g))
+      for (const auto& n : h5::list_group(h5::open_group(root, g, path).get(), path)) columns.push_back(std::string(g) + "/" + n);
+  hsize_t n = std::numeric_limits<hsize_t>::max();
+  std::vector<std::pair<std::string, hsize_t>> lengths;
+  for (const auto& c : columns) {
+    const h5::Handle d = h5::open_dataset(root, c, path);
+    const auto dd = h5::dims(d, path + ": /" + c);
+    if (dd.size() != 1) return;  // not a torn flush: ZooFile::open names the problem
+    h5::check_declared_size(d, path + ": /" + c);
+    lengths.emplace_back(c, dd[0]);
+    n = std::min(n, dd[0]);
+  }
+  for (const auto& [c, len] : lengths)
+    if (len > n) h5::resize(h5::open_dataset(root, c, path), n, path + ": /" + c);
+  if (!h5::exists(root, "architectures")) return;
+  const auto arch = h5::read_vector<int32_t>(h5::open_dataset(root, "networks/architecture", path), 0, n, path);
+  for (const auto& name : h5::list_group(h5::open_group(root, "architectures", path).get(), path)) {
+    const std::string gp = "architectures/" + name;
+    if (!h5::exists(root, gp + "/params")) continue;
+    const int64_t index = h5::read_attr_int(h5::open_group(root, gp, path).get(), "index", path + ": /" + gp);
+    const auto used = static_cast<hsize_t>(std::count(arch.begin(), arch.end(), static_cast<int32_t>(index)));
+    const h5::Handle params = h5::open_dataset(root, gp + "/params", path);
+    auto dd = h5::dims(params, path + ": /" + gp + "/params");
+    if (dd.size() == 2 && dd[0] > used) h5::resize(params, used, path + ": /" + gp + "/params");
+  }
+  h5::flush(file);
+}
 }  // namespace
 
 std::unique_ptr<ZooWriter> ZooWriter::create(const std::string& path, const Json& provenance, Options options) {
@@ -71,6 +107,7 @@ std::unique_ptr<ZooWriter> ZooWriter::open_append(const std::string& path, Optio
   w->lock_ = OutputLock::acquire(path + ".lock", path);
   w->path_ = path;
   w->options_ = options;
+  cut_torn_tail(path);
   {
     auto existing = ZooFile::open(path);  // validates; closed before reopening for writing
     w->provenance_ = existing->provenance();
@@ -94,6 +131,11 @@ std::unique_ptr<ZooWriter> ZooWriter::open_append(const std::string& path, Optio
 
 ZooWriter::~ZooWriter() {
   if (closed_) return;
+  if (failed_) {  // the error was reported where it happened; writing again would only fail again
+    closed_ = true;
+    h_.reset();
+    return;
+  }
   try {
     close();
   } catch (const std::exception& e) {
@@ -183,6 +225,16 @@ int64_t ZooWriter::append(int arch, const float* params, const Properties& prope
 
 void ZooWriter::write_pending() {
   if (pending_arch_.empty()) return;
+  if (failed_) throw IoError(path_ + ": an earlier write failed; nothing more is written");
+  try {
+    write_pending_unchecked();
+  } catch (...) {
+    failed_ = true;
+    throw;
+  }
+}
+
+void ZooWriter::write_pending_unchecked() {
   const hid_t root = h_->file.get();
   for (std::size_t a = 0; a < archs_.size(); ++a) {
     const auto p = static_cast<hsize_t>(archs_[a].num_params());
@@ -250,6 +302,11 @@ void ZooWriter::flush() {
 void ZooWriter::close() {
   if (closed_) return;
   closed_ = true;
+  if (failed_) {
+    h_.reset();
+    lock_.release();
+    throw IoError(path_ + ": not closed cleanly: an earlier write failed (rerun the command to complete it)");
+  }
   write_pending();
   h5::flush(h_->file);
   h_.reset();

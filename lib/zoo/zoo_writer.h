@@ -33,7 +33,9 @@ class ZooWriter {
   /// Creates a new zoo. Throws IoError when the path exists (unless overwrite) or cannot be written.
   static std::unique_ptr<ZooWriter> create(const std::string& path, const Json& provenance,
                                            Options options = {});
-  /// Opens an existing zoo to append to it (checks it like ZooFile::open).
+  /// Opens an existing zoo to append to it (checks it like ZooFile::open). A flush that a full disk or a kill cut
+  /// short leaves /networks/* of unequal lengths or params rows no network owns: these torn ends are cut back to
+  /// the networks every dataset holds, so appending continues from the last whole flush.
   static std::unique_ptr<ZooWriter> open_append(const std::string& path, Options options = {});
 
   ~ZooWriter();  ///< flushes; errors there are logged to stderr, call close() to see them as exceptions
@@ -72,6 +74,7 @@ class ZooWriter {
     std::vector<std::string> strings;  // pending values
   };
   void write_pending();
+  void write_pending_unchecked();
 
   OutputLock lock_;  ///< first member, so released last: PATH.lock, one writer per zoo
   std::unique_ptr<Handles> h_;
@@ -87,6 +90,7 @@ class ZooWriter {
   int64_t flushed_ = 0;
   int64_t pending_bytes_ = 0;
   bool closed_ = false;
+  bool failed_ = false;  ///< a write failed (a full disk): nothing more is written, the destructor stays quiet
 };
 
 /// Checks a name used for an architecture, property, metadata column or split ([A-Za-z0-9_.+-]+).

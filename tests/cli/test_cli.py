@@ -448,6 +448,14 @@ class BadZooTest(SneTestCase):
         shutil.copy(p("valid.h5"), p("overlap.h5"))  # train = 0..6; test gets 5 and 6 too
         replace_dataset(p("overlap.h5"), "splits/test", np.array([5, 6, 7, 8, 9], np.int64))
 
+    def test_a_file_the_hdf5_library_crashes_on_is_named_not_a_bare_segfault(self):
+        # Found by tests/fuzz: a damaged global heap makes HDF5 1.10 dereference garbage while reading the
+        # variable-length strings of /networks/metadata. sne's guard turns the crash into exit 3 naming the file.
+        bad = os.path.join(SOURCE_DIR, "tests", "fuzz", "regressions", "zoo", "hdf5_global_heap_crash.h5")
+        proc = self.sne("zoo", "validate", bad)
+        self.assert_error(proc, 3, names=["hdf5_global_heap_crash.h5", "the HDF5 library crashed reading this file"])
+        self.assertEqual(self.sne("zoo", "info", bad).returncode, 0)  # info reads no metadata values
+
     def test_missing_file(self):
         f = self.path("no_such_zoo.h5")
         self.assert_error(self.sne("zoo", "info", f), 3, names=[f], one_line=True)

@@ -5,6 +5,7 @@ Environment (ctest sets both): SNE_BINARY, SNE_SOURCE_DIR. Run by hand:
     SNE_BINARY=build/apps/sne SNE_SOURCE_DIR=. /usr/bin/python3 tests/cli/test_generate.py -v
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -111,6 +112,32 @@ class GenerateTest(unittest.TestCase):
         proc.communicate(timeout=120)
         self.assertEqual(second.returncode, 5, second.stderr)
         self.assertIn(f"{out}: in use by sne pid {proc.pid}", second.stderr)
+
+    @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount"),
+                         "needs root to mount a small tmpfs")
+    def test_a_full_disk_exits_5_and_the_rerun_completes_a_valid_zoo_and_embeddings(self):
+        mnt = tempfile.mkdtemp(dir=self.dir)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", mnt], capture_output=True).returncode:
+            self.skipTest("cannot mount a tmpfs here")
+        try:
+            out = os.path.join(mnt, "z.h5")
+            args = ["zoo", "generate", "sine", "-o", out, "--count", "800", "--max-steps", "5", "--batch", "64",
+                    "--threads", "1"]
+            r = sne(*args)
+            self.assertFails(r, 5, "No space left on device; is the disk full?")
+            for marker in ("Segmentation", "terminate called", "internal error", "error while closing"):
+                self.assertNotIn(marker, r.stderr)
+            self.assertNotIn("filename =", r.stderr)  # the OS's message, not HDF5's two-line dump
+            subprocess.run(["mount", "-o", "remount,size=40m", mnt], check=True)
+            r = sne(*args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            v = sne("zoo", "validate", out)
+            self.assertEqual(v.returncode, 0, v.stdout + v.stderr)  # no rows torn off by the failed flush remain
+            with sne_zoo.ZooReader(out) as z:
+                self.assertEqual(z.num_networks, 800)
+                self.assertEqual(sorted(int(i) for i in z.metadata["inr"]), list(range(800)))
+        finally:
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
 
     def test_run_with_a_config_builds_validates_and_reuses_the_zoo(self):
         out = os.path.join(self.dir, "demo.h5")

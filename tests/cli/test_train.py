@@ -291,6 +291,40 @@ class TrainEvalEncodeTest(unittest.TestCase):
         finally:
             subprocess.run(["umount", "-l", mnt], capture_output=True)
 
+    @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount"),
+                         "needs root to mount a small tmpfs")
+    def test_a_full_disk_during_encode_exits_5_leaves_no_file_and_the_rerun_completes(self):
+        run = os.path.join(self.dir, "enc_run")
+        self.assertEqual(sne("train", self.config, "--run-dir", run, "--set", "train.epochs=1").returncode, 0)
+        mnt = tempfile.mkdtemp(dir=self.dir)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], capture_output=True).returncode:
+            self.skipTest("cannot mount a tmpfs here")
+        try:
+            out = os.path.join(mnt, "codes.h5")
+            filler = os.path.join(mnt, "filler")
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+            try:
+                while True:
+                    os.write(fd, b"\0" * 4096)
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+            os.truncate(filler, os.path.getsize(filler) - 64 * 1024)  # room for the file's header, not its codes
+            best = os.path.join(run, "checkpoints/best")
+            r = sne("encode", self.zoo, "--checkpoint", best, "-o", out)
+            self.assertEqual(r.returncode, 5, r.stderr)
+            self.assertIn("is the disk full?", r.stderr)
+            for marker in ("terminate called", "Segmentation", "internal error"):
+                self.assertNotIn(marker, r.stderr)
+            self.assertEqual(sorted(os.listdir(mnt)), ["filler"])  # no partial embeddings file looks complete
+            os.remove(filler)
+            r = sne("encode", self.zoo, "--checkpoint", best, "-o", out)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(sorted(os.listdir(mnt)), ["codes.h5"])
+        finally:
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
+
     def test_compare_trains_every_model_on_the_same_splits_and_reuses_finished_rows(self):
         out = os.path.join(self.dir, "compare")
         args = ["compare", self.config, "--models", "statnn,mlp", "--fractions", "0.5,1", "-o", out,

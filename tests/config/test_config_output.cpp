@@ -182,4 +182,7 @@ TEST_CASE("a saved config from before encoder.position_scale keeps the unscaled 
         sne::config::defaults().encoder.position_scale);
   // An override still wins over the former value.
   CHECK(resolve({{"old/config.yaml", without_key, true}}, {"encoder.position_scale=0.5"}).encoder.position_scale == 0.5);
+  // A saved config without an encoder section at all (found by tests/fuzz: yaml-cpp's InvalidNode escaped as an
+  // internal error) takes the former value too.
+  CHECK(resolve({{"old/config.yaml", "train: {epochs: 2}\n", true}}, {}).encoder.position_scale == 1.0);
 }

@@ -22,11 +22,33 @@ TEST_CASE("json round-trips nested values through text") {
   CHECK(Json::parse("{\"b\":1,\"a\":2}").as_object().front().first == "b");  // insertion order kept
 }
 
-TEST_CASE("json numbers keep full double precision and NaN") {
+TEST_CASE("json numbers keep full double precision; NaN and infinities are unknown (null)") {
   const double v = 0.1f;  // a float widened to double must come back bit-exact
   CHECK(Json::parse(Json(v).dump()).as_number() == v);
-  CHECK(std::isnan(Json::parse(Json(std::nan("")).dump()).as_number()));
   CHECK(Json::parse("-2.5e3").as_number() == -2500.0);
+  CHECK(Json(3.0).dump() == "3");
+  CHECK(Json(std::nan("")).dump() == "null");  // standard JSON: jq, browsers and Python all read it
+  CHECK(Json(-INFINITY).dump() == "null");
+  // What Python's json.dumps writes, and earlier sne versions wrote: read as null, not refused.
+  const Json py = Json::parse("{\"a\": NaN, \"b\": [Infinity, -Infinity], \"s\": \"NaN stays text\"}");
+  CHECK(py.at("a").is_null());
+  CHECK(py.at("b").as_array()[1].is_null());
+  CHECK(py.at("s").as_string() == "NaN stays text");
+}
+
+TEST_CASE("json refuses what fuzzing found, with the documented error") {
+  // A \u escape that is not hex was std::invalid_argument ("internal error") in the hand-written parser.
+  CHECK_THROWS_AS(Json::parse("[\"\\u12G4\"]"), std::runtime_error);
+  CHECK_THROWS_AS(Json::parse("\"\\u"), std::runtime_error);
+  CHECK_THROWS_WITH(Json::parse(std::string(100000, '[')), Catch::Contains("nested deeper than 512"));
+  CHECK_THROWS_AS(Json::parse("[1e99999999999]"), std::runtime_error);
+  // A member given twice keeps the last value, as Python does, in linear time.
+  std::string many = "{";
+  for (int i = 0; i < 200000; ++i) many += "\"k" + std::to_string(i % 1000) + "\": " + std::to_string(i) + ",";
+  many += "\"end\": 0}";
+  const Json m = Json::parse(many);
+  CHECK(m.size() == 1001);
+  CHECK(m.at("k999").as_number() == 199999);
 }
 
 TEST_CASE("json parse errors carry line and column") {

@@ -147,3 +147,75 @@ TEST_CASE("unknown names in stream options are refused with the known ones") {
   o.architectures = {"vit"};
   CHECK_THROWS_WITH(zoo::ZooStream(z, o), Catch::Contains("no architecture 'vit'") && Catch::Contains("mlp, tiny_cnn"));
 }
+
+TEST_CASE("a header declaring far more entries than the file stores is refused before anything is allocated") {
+  test::TempDir dir;
+  const std::string path = dir.file("z.h5");
+  test::write_zoo(path, 10, /*mixed=*/false);
+  {  // /networks/* declare 10^9 entries: 12 GB of index in a file of kilobytes
+    test::RawFile f(path);
+    for (const char* name : {"networks/architecture", "networks/row"}) {
+      h5::Handle d = h5::open_dataset(f.id, name, path);
+      h5::resize(d, 1000000000, path);
+    }
+    for (const auto& p : h5::list_group(h5::open_group(f.id, "networks/properties", path).get(), path)) {
+      h5::Handle d = h5::open_dataset(f.id, "networks/properties/" + p, path);
+      h5::resize(d, 1000000000, path);
+    }
+  }
+  CHECK_THAT(open_error(path), Catch::Contains("/networks/architecture: declares 1000000000 entries") &&
+                                   Catch::Contains("the header is damaged"));
+  std::filesystem::remove(path);
+  test::write_zoo(path, 10, false);
+  {  // params of 2^40 rows
+    test::RawFile f(path);
+    h5::Handle d = h5::open_dataset(f.id, "architectures/mlp/params", path);
+    h5::resize(d, hsize_t{1} << 40, path);
+  }
+  CHECK_THAT(open_error(path), Catch::Contains("/architectures/mlp/params: declares"));
+}
+
+TEST_CASE("validate reports what the format forbids even when the file can be read") {
+  test::TempDir dir;
+  const std::string path = dir.file("z.h5");
+  {  // a generator's zoo stopped at 1 of the 64 networks its recipe asks for
+    Json prov = Json::parse(R"({"kind": "generator", "name": "sine", "recipe": {"count": 64}})");
+    auto w = zoo::ZooWriter::create(path, prov);
+    const int a = w->add_architecture(test::mlp_spec("mlp", 2, 4, 1));
+    std::vector<float> p(17, 0.1f);
+    w->append(a, p.data(), {{"accuracy", 0.5}}, {{"seed", 1.0}});
+    w->close();
+  }
+  CHECK_THAT(join(zoo::check_zoo(zoo::ZooFile::open(path), 1 << 20).problems),
+             Catch::Contains("holds 1 of the 64 networks its provenance promises"));
+  {  // a name against the rule, and fixed-length string metadata
+    test::RawFile f(path);
+    REQUIRE(H5Lmove(f.id, "networks/properties/accuracy", f.id, "networks/properties/test accuracy", H5P_DEFAULT,
+                    H5P_DEFAULT) >= 0);
+    h5::Handle type(H5Tcopy(H5T_C_S1));
+    H5Tset_size(type.get(), 8);
+    const hsize_t n[1] = {1};
+    h5::Handle space(H5Screate_simple(1, n, nullptr));
+    h5::Handle d(H5Dcreate2(f.id, "networks/metadata/optimizer", type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT,
+                            H5P_DEFAULT));
+    const char value[8] = "adam";
+    REQUIRE(H5Dwrite(d.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value) >= 0);
+  }
+  auto z = zoo::ZooFile::open(path);
+  const std::string problems = join(zoo::check_zoo(z, 1 << 20).problems);
+  CHECK_THAT(problems, Catch::Contains("property name 'test accuracy' breaks the format's naming rule"));
+  CHECK_THAT(problems, Catch::Contains("/networks/metadata/optimizer: fixed-length strings"));
+  CHECK_THROWS_WITH(z->metadata("optimizer"), Catch::Contains("fixed-length strings"));  // what info reads
+}
+
+TEST_CASE("a symmetry acting twice on the same entries of an axis is an invalid spec") {
+  auto spec = test::mlp_spec("mlp", 2, 4, 1);
+  CHECK(spec.problems().empty());
+  spec.symmetries[0].actions.push_back({"l0.weight", 0});
+  CHECK_THAT(join(spec.problems()), Catch::Contains("acts on entries [0, 4) of axis 0 of tensor 'l0.weight'") &&
+                                        Catch::Contains("this symmetry already permutes"));
+  auto packed = test::mlp_spec("mlp", 2, 4, 1);  // disjoint ranges of one axis (q, k, v of a packed projection)
+  packed.symmetries[0].size = 2;
+  packed.symmetries[0].actions = {{"l0.weight", 0, 0, 1}, {"l0.weight", 0, 2, 1}, {"l0.bias", 0, 0, 2}};
+  CHECK(packed.problems().empty());
+}
