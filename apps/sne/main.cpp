@@ -1,6 +1,7 @@
 // sne: learn from the weights of trained networks. This file is usage text plus dispatch; the work lives in lib/.
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -42,7 +43,10 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-  sne::zoo::install_hdf5_crash_guard(sne::app::kData);  // a file HDF5 crashes on is named, not a bare SIGSEGV
+  sne::zoo::install_hdf5_crash_guard(sne::app::kData);
+  // A peer of a data-parallel run that died closes its socket; writing to it must be an error Gloo reports
+  // (exit 6 naming the rank), not SIGPIPE killing this rank too (seen under load in test_distributed).
+  std::signal(SIGPIPE, SIG_IGN);  // a file HDF5 crashes on is named, not a bare SIGSEGV
   CLI::App app{
       "sne: a Set-based Neural network Encoder (Andreis et al., NeurIPS 2024) that reads the weights of trained\n"
       "networks and predicts their properties. Model zoos are HDF5 files (docs/zoo-format.md).\n\n"

@@ -30,10 +30,12 @@ std::unique_ptr<zoo::ZooWriter> open_generator_output(const std::string& path, c
   std::error_code ec;
   if (fs::exists(path, ec)) {
     // A zoo another process is writing is refused by its lock, before its half-written file is read.
-    OutputLock::acquire(path + ".lock", path).release();
+    OutputLock lock = OutputLock::acquire(path + ".lock", path);
     {
       std::shared_ptr<zoo::ZooFile> existing;
       try {
+        zoo::ZooWriter::repair_torn_tail(path);  // a flush a full disk or a kill cut short (zoo_writer.h)
+        lock.release();
         existing = zoo::ZooFile::open(path);
       } catch (const DataError& e) {
         throw IoError(path + ": exists and is not a readable zoo; refusing to overwrite it (" + e.what() + ")");

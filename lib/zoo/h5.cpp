@@ -149,6 +149,9 @@ std::string read_string_attr(hid_t attr, const std::string& where) {
 }  // namespace
 
 void install_crash_guard(int exit_code) {
+  // No H5close at exit: after a failed write (a full disk) the library keeps identifiers it could not close, and
+  // closing them again from exit() crashed in H5D_close. Every file sne writes is closed explicitly.
+  H5dont_atexit();
   g_guard_exit = exit_code;
   static std::vector<char> stack(std::max<std::size_t>(SIGSTKSZ, 64 * 1024));  // the handler runs on a stack overflow too
   stack_t ss{};
@@ -238,7 +241,12 @@ Handle create_file(const std::string& path) {
 void flush(const Handle& file) {
   Lock lock(library_mutex());
   quiet();
-  if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) throw IoError("cannot flush zoo file (" + reason() + ")");
+  if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) {
+    const std::string why = reason();
+    char name[1024] = "";
+    if (H5Fget_name(file.get(), name, sizeof name) < 0) H5Eclear2(H5E_DEFAULT);
+    throw IoError(std::string(name[0] ? name : "an HDF5 file") + ": cannot write (" + why + ")");
+  }
 }
 
 bool exists(hid_t loc, const std::string& path) {

@@ -17,7 +17,8 @@ std::recursive_mutex& library_mutex();
 /// HDF5 1.10 trusts some structures of a file (the global heap of variable-length strings, for one) and can
 /// crash on a damaged one. After this call, a SIGSEGV, SIGBUS, SIGFPE or SIGILL raised while a thread is inside
 /// the library prints "sne: error: FILE: the HDF5 library crashed reading this file ..." and exits with
-/// `exit_code`; one raised elsewhere keeps its default action (a core dump: a defect of sne).
+/// `exit_code`; one raised elsewhere keeps its default action (a core dump: a defect of sne). Call it before
+/// any other HDF5 function: it also turns off the library's own clean-up at exit (see h5.cpp).
 void install_crash_guard(int exit_code);
 /// Whether this thread is inside an HDF5 call now.
 bool inside_library();

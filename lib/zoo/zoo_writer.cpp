@@ -38,8 +38,8 @@ int64_t chunk_rows_for(int64_t num_params) { return std::max<int64_t>(1, (int64_
 
 // Cuts the torn end of an interrupted flush (see open_append): every /networks/* dataset to the shortest one's
 // length, each params dataset to the rows its remaining networks use. Leaves anything else to ZooFile::open.
-void cut_torn_tail(const std::string& path) {
-  h5::Handle file = h5::open_file(path, true);
+void cut_torn_tail(const std::string& path, bool writable = false) {
+  h5::Handle file = h5::open_file(path, writable);  // read-only first: most files are whole, and stay untouched
   const hid_t root = file.get();
   if (!h5::exists(root, "networks/architecture") || !h5::exists(root, "networks/row")) return;
   std::vector<std::string> columns = {"networks/architecture", "networks/row"};
@@ -56,21 +56,31 @@ void cut_torn_tail(const std::string& path) {
     lengths.emplace_back(c, dd[0]);
     n = std::min(n, dd[0]);
   }
-  for (const auto& [c, len] : lengths)
-    if (len > n) h5::resize(h5::open_dataset(root, c, path), n, path + ": /" + c);
   if (!h5::exists(root, "architectures")) return;
   const auto arch = h5::read_vector<int32_t>(h5::open_dataset(root, "networks/architecture", path), 0, n, path);
+  bool torn = false;
+  for (const auto& [c, len] : lengths) torn = torn || len > n;
+  std::vector<std::pair<std::string, hsize_t>> params;  // (dataset, rows its networks use)
   for (const auto& name : h5::list_group(h5::open_group(root, "architectures", path).get(), path)) {
     const std::string gp = "architectures/" + name;
     if (!h5::exists(root, gp + "/params")) continue;
     const int64_t index = h5::read_attr_int(h5::open_group(root, gp, path).get(), "index", path + ": /" + gp);
     const auto used = static_cast<hsize_t>(std::count(arch.begin(), arch.end(), static_cast<int32_t>(index)));
-    const h5::Handle params = h5::open_dataset(root, gp + "/params", path);
-    auto dd = h5::dims(params, path + ": /" + gp + "/params");
-    if (dd.size() == 2 && dd[0] > used) h5::resize(params, used, path + ": /" + gp + "/params");
+    const auto dd = h5::dims(h5::open_dataset(root, gp + "/params", path), path + ": /" + gp + "/params");
+    if (dd.size() == 2 && dd[0] > used) torn = true, params.emplace_back(gp + "/params", used);
   }
+  if (!torn) return;
+  if (!writable) {
+    file.reset();
+    cut_torn_tail(path, true);
+    return;
+  }
+  for (const auto& [c, len] : lengths)
+    if (len > n) h5::resize(h5::open_dataset(root, c, path), n, path + ": /" + c);
+  for (const auto& [d, used] : params) h5::resize(h5::open_dataset(root, d, path), used, path + ": /" + d);
   h5::flush(file);
 }
+
 }  // namespace
 
 std::unique_ptr<ZooWriter> ZooWriter::create(const std::string& path, const Json& provenance, Options options) {
@@ -102,12 +112,14 @@ std::unique_ptr<ZooWriter> ZooWriter::create(const std::string& path, const Json
   return w;
 }
 
+void ZooWriter::repair_torn_tail(const std::string& path) { cut_torn_tail(path); }
+
 std::unique_ptr<ZooWriter> ZooWriter::open_append(const std::string& path, Options options) {
   std::unique_ptr<ZooWriter> w(new ZooWriter());
   w->lock_ = OutputLock::acquire(path + ".lock", path);
   w->path_ = path;
   w->options_ = options;
-  cut_torn_tail(path);
+  repair_torn_tail(path);
   {
     auto existing = ZooFile::open(path);  // validates; closed before reopening for writing
     w->provenance_ = existing->provenance();
@@ -118,7 +130,7 @@ std::unique_ptr<ZooWriter> ZooWriter::open_append(const std::string& path, Optio
     for (const auto& m : existing->metadata_names()) {
       auto& c = w->metadata_[m];
       c.on_disk = true;
-      c.is_string = existing->metadata(m).is_string;
+      c.is_string = existing->metadata_is_string(m);
     }
   }
   w->h_ = std::make_unique<Handles>();

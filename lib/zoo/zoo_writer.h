@@ -38,6 +38,10 @@ class ZooWriter {
   /// the networks every dataset holds, so appending continues from the last whole flush.
   static std::unique_ptr<ZooWriter> open_append(const std::string& path, Options options = {});
 
+  /// What open_append does first: cuts the torn end of an interrupted flush (see there). The caller holds the
+  /// output's lock. DataError when `path` is not an HDF5 file; other damage is left for ZooFile::open to name.
+  static void repair_torn_tail(const std::string& path);
+
   ~ZooWriter();  ///< flushes; errors there are logged to stderr, call close() to see them as exceptions
   ZooWriter(const ZooWriter&) = delete;
   ZooWriter& operator=(const ZooWriter&) = delete;

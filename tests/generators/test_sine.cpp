@@ -222,9 +222,11 @@ TEST_CASE("an interrupted generation resumes to the same zoo") {
   CHECK(first.trained >= 3);
   CHECK(first.trained < 8);
   {
-    auto partial = zoo::ZooFile::open(parts);  // valid and readable as it is
+    auto partial = zoo::ZooFile::open(parts);  // readable as it is; validate says it is unfinished
     CHECK(partial->num_networks() == first.trained);
-    CHECK(zoo::check_zoo(partial, 1 << 20).ok());
+    const auto report = zoo::check_zoo(partial, 1 << 20);
+    REQUIRE(report.problems.size() == 1);
+    CHECK_THAT(report.problems[0], Catch::Contains("of the 8 networks its provenance promises"));
   }
   const auto second = generators::generate_sine_zoo(r, 5, parts, cpu());
   CHECK(second.already_present == first.trained);
