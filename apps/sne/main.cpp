@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
-  sne::zoo::install_hdf5_crash_guard(sne::app::kData);
+  sne::app::install_hdf5_crash_guard(sne::app::kData);
   // A peer of a data-parallel run that died closes its socket; writing to it must be an error Gloo reports
   // (exit 6 naming the rank), not SIGPIPE killing this rank too (seen under load in test_distributed).
   std::signal(SIGPIPE, SIG_IGN);  // a file HDF5 crashes on is named, not a bare SIGSEGV

@@ -1,9 +1,15 @@
 #include "signals.h"
 
 #include <time.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "zoo/zoo_file.h"
 
 namespace sne::app {
 namespace {
@@ -45,6 +51,37 @@ void stop_generation(long long saved, long long total, const std::string& path, 
   std::fprintf(stderr, "sne: interrupted: %lld of %lld %s are saved in %s; run the same command to continue\n",
                saved, total, unit.c_str(), path.c_str());
   throw Interrupted{stop_signal()};
+}
+
+namespace {
+int g_hdf5_crash_exit = 3;
+
+void on_hdf5_crash(int sig) {
+  if (!zoo::hdf5_busy()) return;  // not inside HDF5: SA_RESETHAND leaves the default action (a core dump)
+  const auto put = [](const char* x) { (void)!::write(2, x, std::strlen(x)); };
+  const char* where = zoo::hdf5_current_file();
+  put("sne: error: ");
+  put(where[0] ? where : "an HDF5 file");
+  put(": the HDF5 library crashed reading this file (");
+  put(sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE" : "SIGILL");
+  put("): it is damaged in a way HDF5 1.10 does not detect. Regenerate or re-download it.\n");
+  ::_exit(g_hdf5_crash_exit);
+}
+}  // namespace
+
+void install_hdf5_crash_guard(int exit_code) {
+  zoo::hdf5_no_exit_cleanup();
+  g_hdf5_crash_exit = exit_code;
+  static std::vector<char> stack(std::max<std::size_t>(SIGSTKSZ, 64 * 1024));  // also on a stack overflow
+  stack_t ss{};
+  ss.ss_sp = stack.data();
+  ss.ss_size = stack.size();
+  sigaltstack(&ss, nullptr);
+  struct sigaction sa {};
+  sa.sa_handler = on_hdf5_crash;
+  sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &sa, nullptr);
 }
 
 }  // namespace sne::app

@@ -17,6 +17,12 @@ struct Interrupted {
   int signal;
 };
 
+/// HDF5 1.10 can crash on a damaged file it does not check. After this call a SIGSEGV, SIGBUS, SIGFPE or SIGILL
+/// raised while a thread is inside HDF5 prints "sne: error: FILE: the HDF5 library crashed reading this file ..."
+/// and exits with `exit_code`; one raised elsewhere keeps its default action (a core dump: a defect of sne).
+/// Call it first in main: it also turns off HDF5's clean-up at exit (zoo_file.h).
+void install_hdf5_crash_guard(int exit_code);
+
 /// Says what an interrupted zoo generation saved and how to continue, then throws Interrupted.
 [[noreturn]] void stop_generation(long long saved, long long total, const std::string& path,
                                   const std::string& unit = "INRs");

@@ -1,9 +1,5 @@
 #include "zoo/h5.h"
 
-#include <signal.h>
-#include <unistd.h>
-
-#include <csignal>
 #include <cstdio>
 
 #include <algorithm>
@@ -18,7 +14,7 @@
 namespace sne::zoo::h5 {
 namespace {
 
-// Which file this thread is reading inside the HDF5 library, for install_crash_guard's message.
+// Which file this thread is reading inside the HDF5 library (for a crash handler's message: apps/sne/signals.cpp).
 thread_local int t_depth = 0;
 thread_local char t_where[512] = "";
 
@@ -38,24 +34,6 @@ void note(const std::string& where) {
   t_where[n] = '\0';
 }
 
-int g_guard_exit = 3;
-
-void on_crash(int sig) {
-  if (t_depth > 0) {
-    const char* a = "sne: error: ";
-    const char* b = ": the HDF5 library crashed reading this file (";
-    const char* name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE" : "SIGILL";
-    const char* c = "): it is damaged in a way HDF5 1.10 does not detect. Regenerate or re-download it.\n";
-    const auto put = [](const char* x) { (void)!::write(2, x, std::strlen(x)); };
-    put(a);
-    put(t_where[0] ? t_where : "an HDF5 file");
-    put(b);
-    put(name);
-    put(c);
-    ::_exit(g_guard_exit);
-  }
-  // Not inside HDF5: the default action (a core dump), as if no handler were there (SA_RESETHAND).
-}
 
 // Silences HDF5's automatic stack printing for the calling thread (the setting is per thread).
 void quiet() {
@@ -148,24 +126,15 @@ std::string read_string_attr(hid_t attr, const std::string& where) {
 
 }  // namespace
 
-void install_crash_guard(int exit_code) {
-  // No H5close at exit: after a failed write (a full disk) the library keeps identifiers it could not close, and
-  // closing them again from exit() crashed in H5D_close. Every file sne writes is closed explicitly.
+void no_exit_cleanup() {
+  // After a failed write (a full disk) the library keeps identifiers it could not close, and its own clean-up at
+  // exit closed them again and crashed in H5D_close. Every file sne writes is closed explicitly instead.
   H5dont_atexit();
-  g_guard_exit = exit_code;
-  static std::vector<char> stack(std::max<std::size_t>(SIGSTKSZ, 64 * 1024));  // the handler runs on a stack overflow too
-  stack_t ss{};
-  ss.ss_sp = stack.data();
-  ss.ss_size = stack.size();
-  sigaltstack(&ss, nullptr);
-  struct sigaction sa {};
-  sa.sa_handler = on_crash;
-  sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
-  sigemptyset(&sa.sa_mask);
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &sa, nullptr);
 }
 
 bool inside_library() { return t_depth > 0; }
+
+const char* current_where() { return t_where; }
 
 std::recursive_mutex& library_mutex() {
   static std::recursive_mutex m;

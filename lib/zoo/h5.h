@@ -14,14 +14,12 @@ namespace sne::zoo::h5 {
 /// The lock every HDF5 call holds.
 std::recursive_mutex& library_mutex();
 
-/// HDF5 1.10 trusts some structures of a file (the global heap of variable-length strings, for one) and can
-/// crash on a damaged one. After this call, a SIGSEGV, SIGBUS, SIGFPE or SIGILL raised while a thread is inside
-/// the library prints "sne: error: FILE: the HDF5 library crashed reading this file ..." and exits with
-/// `exit_code`; one raised elsewhere keeps its default action (a core dump: a defect of sne). Call it before
-/// any other HDF5 function: it also turns off the library's own clean-up at exit (see h5.cpp).
-void install_crash_guard(int exit_code);
+/// Turns off HDF5's own clean-up at exit (see h5.cpp). Call it before any other HDF5 function.
+void no_exit_cleanup();
 /// Whether this thread is inside an HDF5 call now.
 bool inside_library();
+/// What this thread reads inside HDF5 now ("FILE" or "FILE: /dataset"); async-signal-safe.
+const char* current_where();
 
 /// Owns an HDF5 identifier (file, group, dataset, dataspace, datatype, attribute, property list).
 class Handle {

@@ -219,8 +219,9 @@ bool ZooFile::metadata_is_string(const std::string& name) const {
   return h5::is_string_dataset(h5::open_dataset(h_->file.get(), "networks/metadata/" + name, path_));
 }
 
-void install_hdf5_crash_guard(int exit_code) { h5::install_crash_guard(exit_code); }
+void hdf5_no_exit_cleanup() { h5::no_exit_cleanup(); }
 bool hdf5_busy() { return h5::inside_library(); }
+const char* hdf5_current_file() { return h5::current_where(); }
 
 std::vector<int64_t> ZooFile::split(const std::string& name) const {
   if (std::find(split_names_.begin(), split_names_.end(), name) == split_names_.end()) {

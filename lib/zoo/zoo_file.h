@@ -84,10 +84,12 @@ class ZooFile {
   std::vector<std::string> property_names_, metadata_names_, split_names_;
 };
 
-/// Turns a crash inside the HDF5 library (a damaged file it does not check) into "sne: error: FILE: the HDF5
-/// library crashed reading this file ..." and exit `exit_code` (see h5.h). The sne binary installs it.
-void install_hdf5_crash_guard(int exit_code);
-/// Whether this thread is inside an HDF5 call now (async-signal-safe).
-bool hdf5_busy();
+/// HDF5 1.10 trusts some structures of a file (the global heap of variable-length strings, for one) and can
+/// crash on a damaged one. These let a signal handler tell such a crash from a defect of sne and name the file
+/// (apps/sne/signals.cpp); all three are async-signal-safe except hdf5_no_exit_cleanup, which must be called
+/// before any other HDF5 use and turns off the library's clean-up at exit.
+void hdf5_no_exit_cleanup();
+bool hdf5_busy();                  ///< whether this thread is inside an HDF5 call now
+const char* hdf5_current_file();   ///< what it reads there ("FILE" or "FILE: /dataset")
 
 }  // namespace sne::zoo

@@ -12,8 +12,21 @@
 #include "zoo/zoo_stream.h"
 
 // The replay pass's --fork children: a crash inside HDF5 exits 86 (counted), as the sne binary exits 3 naming the
-// file; a crash anywhere else stays a crash (a defect).
-extern "C" void sne_fuzz_in_child() { sne::zoo::install_hdf5_crash_guard(86); }
+// file (apps/sne/signals.cpp); a crash anywhere else keeps its default action (a defect).
+namespace {
+void on_crash(int) {
+  if (sne::zoo::hdf5_busy()) _exit(86);
+}
+}  // namespace
+
+extern "C" void sne_fuzz_in_child() {
+  sne::zoo::hdf5_no_exit_cleanup();
+  struct sigaction sa {};
+  sa.sa_handler = on_crash;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &sa, nullptr);
+}
 // A child over its time: a hang inside HDF5 (seen: H5HG_read looping on a damaged global heap) exits 87;
 // elsewhere it is a hang of sne, and the default action of SIGALRM fails the pass.
 extern "C" void sne_fuzz_on_alarm(int) {
