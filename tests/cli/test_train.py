@@ -58,6 +58,23 @@ def write_config(path, zoo, train="epochs: 8, lr: 0.001, warmup_steps: 5"):
                 f"task: {{property: scale}}\ntrain: {{{train}}}\n")
 
 
+def fill_disk(folder, leave=0):
+    """Fills the file system of `folder` to the last byte (unbuffered writes), then frees `leave` bytes; returns
+    the filler file's path."""
+    filler = os.path.join(folder, "filler")
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    if leave:
+        os.truncate(filler, max(0, os.path.getsize(filler) - leave))
+    return filler
+
+
 def sne(*args, **kw):
     return subprocess.run([SNE, *args], capture_output=True, text=True, timeout=600, **kw)
 
@@ -269,15 +286,7 @@ class TrainEvalEncodeTest(unittest.TestCase):
             run = os.path.join(mnt, "run")
             last = os.path.join(run, "checkpoints/last")
             proc = self.start_long_run(run, "checkpoints/last/state.json")
-            filler = os.path.join(mnt, "filler")
-            fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill the disk to the last byte, unbuffered
-            try:
-                while True:
-                    os.write(fd, b"\0" * 4096)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
+            filler = fill_disk(mnt)
             _, err = proc.communicate(timeout=120)
             self.assertEqual(proc.returncode, 5, err)
             self.assertIn("is the disk full?", err)
@@ -301,16 +310,7 @@ class TrainEvalEncodeTest(unittest.TestCase):
             self.skipTest("cannot mount a tmpfs here")
         try:
             out = os.path.join(mnt, "codes.h5")
-            filler = os.path.join(mnt, "filler")
-            fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-            try:
-                while True:
-                    os.write(fd, b"\0" * 4096)
-            except OSError:
-                pass
-            finally:
-                os.close(fd)
-            os.truncate(filler, os.path.getsize(filler) - 64 * 1024)  # room for the file's header, not its codes
+            filler = fill_disk(mnt, leave=64 * 1024)  # room for the file's header, not its codes
             best = os.path.join(run, "checkpoints/best")
             r = sne("encode", self.zoo, "--checkpoint", best, "-o", out)
             self.assertEqual(r.returncode, 5, r.stderr)
