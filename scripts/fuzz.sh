@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Long, coverage-guided fuzz runs with libFuzzer (clang; AddressSanitizer and UndefinedBehaviorSanitizer) of the
-# targets in tests/fuzz: the JSON reader, the config loader, the zoo reader and validator, the image readers.
+# targets in tests/fuzz: the JSON reader, the config loader, the zoo reader and validator, the image readers, the
+# checkpoint reader.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     SECONDS per target (default 600); TARGETs: json config zoo images
+#                                             checkpoint
+# The checkpoint target's seeds are trained by $SNE_BINARY (default build/apps/sne, from scripts/build.sh).
 # Builds them in build-fuzz/ (CC=clang, -DSNE_FUZZ=ON), writes the seed corpus (tests/fuzz/make_corpus.py),
 # runs each target for SECONDS on build-fuzz/corpus/TARGET (kept between runs, so runs build on each other),
 # and keeps what it finds in build-fuzz/findings/TARGET/. The zoo target runs in libFuzzer's fork mode and goes
@@ -13,7 +16,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-600}
 [[ $# -gt 0 ]] && shift
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(json config zoo images)
+[[ ${#targets[@]} -gt 0 ]] || targets=(json config zoo images checkpoint)
 command -v clang++ >/dev/null || { echo "fuzz.sh: needs clang (Debian package clang)" >&2; exit 2; }
 build=build-fuzz
 if [[ ! -f $build/build.ninja ]]; then
@@ -22,7 +25,9 @@ if [[ ! -f $build/build.ninja ]]; then
 fi
 ninja -C $build "${targets[@]/#/fuzz_}"
 ninja -C $build $(printf 'fuzz_%s_replay ' "${targets[@]}") >/dev/null
-/usr/bin/python3 tests/fuzz/make_corpus.py $build/corpus-seed >/dev/null
+SNE_BINARY=${SNE_BINARY:-$PWD/build/apps/sne}
+[[ -x $SNE_BINARY ]] || { echo "fuzz.sh: the checkpoint seeds need a built sne ($SNE_BINARY): run scripts/build.sh" >&2; exit 2; }
+SNE_BINARY=$SNE_BINARY /usr/bin/python3 tests/fuzz/make_corpus.py $build/corpus-seed >/dev/null
 status=0
 for t in "${targets[@]}"; do
   mkdir -p $build/corpus/$t $build/findings/$t

@@ -40,7 +40,8 @@ void build_sine(const config::Config& cfg, const Context& ctx) {
   Progress progress("sine zoo", r.count, "INRs");
   const auto report = generators::generate_sine_zoo(
       r, cfg.run.seed, cfg.zoo.path, ctx, stop,
-      [&](int64_t done, int64_t, int64_t active) { progress.update(done, std::to_string(active) + " training"); });
+      [&](int64_t done, int64_t, int64_t active) { progress.update(done, std::to_string(active) + " training"); },
+      r.flush_seconds);
   if (report.trained > 0) progress.finish();
   if (report.already_present > 0)
     spdlog::info("resumed: {} INRs were already in {}", report.already_present, cfg.zoo.path);

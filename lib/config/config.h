@@ -49,6 +49,7 @@ struct SineZooSettings {
   int64_t max_steps;         ///< optimisation steps at most
   double target_loss;        ///< stop an INR as soon as its loss is <= this
   int64_t batch;             ///< INRs trained at once
+  double flush_seconds;      ///< finished INRs are written to the file at least this often (not part of the recipe)
 };
 
 /// The CNN / ViT image-classifier zoo recipe (Unterthiner et al. 2020 style; docs of `sne zoo generate cnn`).

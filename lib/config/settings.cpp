@@ -78,6 +78,8 @@ const std::vector<Setting>& table() {
            1e-4, at_least_number(0.0), "stop an INR as soon as its MSE is <= this"),
     integer("generate.sine.batch", [](Config& c) -> int64_t& { return c.generate.sine.batch; },
             64, at_least(1), "INRs in training at once (on a CPU each INR is one thread's work item; on a GPU one batched computation)"),
+    number("generate.sine.flush_seconds", [](Config& c) -> double& { return c.generate.sine.flush_seconds; },
+           5.0, greater_than(0.0), "finished INRs are written to the zoo file at least this often, seconds: what a kill can lose (not part of the recipe)"),
 
     // generate.cnn: image-classifier zoos (`sne zoo generate cnn`, Unterthiner et al. 2020 style sampling).
     choice("generate.cnn.arch", [](Config& c) -> std::string& { return c.generate.cnn.arch; }, "arch1", {"arch1", "arch2", "vit"}, "arch1: 3 conv 3x3/2 + global pooling + dense (4970 parameters for one channel); arch2: conv 5x5, pool, conv 3x3, pool, flatten, 2 dense; vit: a small vision transformer"),

@@ -176,6 +176,12 @@ void load_weights(const std::string& dir, torch::nn::Module& model, torch::optim
     } catch (const c10::Error& e) {
       throw CheckpointError(p.string() + ": corrupt or made for other model settings (" +
                             e.what_without_backtrace() + ")");
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {  // TorchScript's reader of a damaged archive throws std::runtime_error
+      std::string what = e.what();
+      if (what.size() > 300) what = what.substr(0, 300) + "...";
+      throw CheckpointError(p.string() + ": corrupt (" + what + ")");
     }
   };
   load("model.pt", [&](torch::serialize::InputArchive& a) { model.load(a); });

@@ -45,6 +45,8 @@ ModelShape ModelShape::from_json(const Json* j) {
   if (!j) return s;
   s.num_params = j->at("num_params").as_int();
   s.max_tensors = j->at("max_tensors").as_int();
+  if (s.num_params < 0 || s.num_params > (int64_t{1} << 31) || s.max_tensors < 0 || s.max_tensors > (1 << 20))
+    throw std::runtime_error("model_shape " + j->dump() + " is out of range (num_params 0..2^31, max_tensors 0..2^20)");
   return s;
 }
 

@@ -131,12 +131,22 @@ LoadedModel load_model(const std::string& dir, const Context& ctx) {
   } catch (const ConfigError& e) {
     throw CheckpointError(dir + "/config.yaml: not a config this sne reads (" + std::string(e.what()) + ")");
   }
-  m.shape = ModelShape::from_json(ck.state.find("model_shape"));
-  m.model = make_model(m.config, m.shape);
+  try {
+    m.shape = ModelShape::from_json(ck.state.find("model_shape"));
+    m.values = ValueNormalizer::from_json(ck.state.at("value_normalizer"));
+    m.targets = TargetScaler::from_json(ck.state.at("target_scaler"));
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw CheckpointError(dir + "/state.json: " + e.what());
+  }
+  try {
+    m.model = make_model(m.config, m.shape);
+  } catch (const std::bad_alloc&) {
+    throw CheckpointError(dir + ": the model its config.yaml and state.json describe does not fit in memory");
+  }
   load_weights(dir, *m.model, nullptr);
   m.model->to(device_of(ctx));
-  m.values = ValueNormalizer::from_json(ck.state.at("value_normalizer"));
-  m.targets = TargetScaler::from_json(ck.state.at("target_scaler"));
   m.state = ck.state;
   return m;
 }

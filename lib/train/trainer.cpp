@@ -11,11 +11,13 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/files.h"
 #include "core/lock.h"
 #include "core/strings.h"
 #include "metrics/regression.h"
 #include "train/batch.h"
 #include "train/checkpoint.h"
+#include "train/metrics_log.h"
 #include "train/predict.h"
 #include "train/state.h"
 #include "train/step.h"
@@ -121,6 +123,10 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     if (rq.on_note)
       rq.on_note(rq.run_dir + ": no checkpoint yet (the run stopped before its first epoch ended); starting it from "
                  "the beginning");
+  } else if (resume && !fs::exists(last / "state.json", ec) && !fs::exists(last, ec)) {
+    // Killed before it wrote even its config.yaml (the folder may hold nothing but the lock): nothing to resume.
+    resume = false;
+    if (rq.on_note) rq.on_note(rq.run_dir + ": nothing to resume yet (no config.yaml, no checkpoint); starting the run");
   }
 
   // The state: a new run's, or the resumed checkpoint's (read once: its model shape, settings and state).
@@ -136,6 +142,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
                             (run / "config.yaml").string() + "), changing at most train.epochs");
     require_same_zoo(ck.state, *z, c.task.property, rq.run_dir, c.zoo.path);
     st = TrainingState::from_json(ck.state, (last / "state.json").string());
+    if (writer) trim_metrics_log((run / "metrics.jsonl").string(), st.epoch);  // records `last` does not know of
   } else {
     if (fs::exists(last))
       throw IoError(rq.run_dir + ": already holds a run; resume it with --resume or choose another --run-dir");
@@ -191,7 +198,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     if (ec) throw IoError(rq.run_dir + ": cannot create the run directory (" + ec.message() + ")");
     if (!run_lock.held()) run_lock = OutputLock::acquire(lock_path, lock_what);
     fs::remove(run / "metrics.jsonl", ec);  // an attempt that stopped before its first checkpoint
-    std::ofstream(run / "config.yaml") << config_yaml;
+    write_text_atomic((run / "config.yaml").string(), config_yaml);  // a kill never leaves a part of it
   }
   if (!st.has_best)
     st.best_metric = lower_is_better ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
@@ -339,10 +346,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
     }
     record.set("best", improved);
     if (writer) {
-      std::ofstream log(run / "metrics.jsonl", std::ios::app);
-      log << record.dump() << "\n";
-      log.close();
-      if (!log) throw IoError((run / "metrics.jsonl").string() + ": cannot append the epoch's record (is the disk full?)");
+      append_metrics_record((run / "metrics.jsonl").string(), record);
     }
     if (rq.on_epoch) rq.on_epoch(record);
     save(last);

@@ -198,6 +198,48 @@ class TrainEvalEncodeTest(unittest.TestCase):
         self.assertFails(sne("eval", os.path.join(self.run_dir, "checkpoints/best"), "--zoo", nan_zoo, "--split",
                              "train"), 3, "network 7 has a NaN/Inf weight")
 
+    def resealed_copy(self, name, edit):
+        """A copy of the best checkpoint whose files `edit(folder)` changes, with a manifest.json that matches the
+        changed files: damage that only the readers behind the integrity check can see."""
+        import zlib
+        folder = os.path.join(self.dir, name)
+        shutil.copytree(os.path.join(self.run_dir, "checkpoints/best"), folder)
+        edit(folder)
+        manifest = {}
+        for f in sorted(os.listdir(folder)):
+            if f != "manifest.json":
+                with open(os.path.join(folder, f), "rb") as fh:
+                    data = fh.read()
+                manifest[f] = {"bytes": len(data), "crc32": f"{zlib.crc32(data):08x}"}
+        with open(os.path.join(folder, "manifest.json"), "w") as fh:
+            json.dump(manifest, fh)
+        return folder
+
+    def test_a_damaged_checkpoint_behind_a_matching_manifest_is_a_clear_error(self):
+        # Found by the checkpoint fuzz target: TorchScript's reader of a damaged model.pt throws a plain
+        # std::runtime_error, which was an internal error (exit 1).
+        def damage_code(folder):
+            with open(os.path.join(folder, "model.pt"), "r+b") as f:
+                data = f.read()
+                at = data.find(b"bias : Tensor")
+                self.assertGreater(at, 0)
+                f.seek(at)
+                f.write(b"bias :1Tensor")
+        self.assertFails(sne("eval", self.resealed_copy("code", damage_code)), 4, "model.pt: corrupt")
+
+        def edit_state(change):
+            def edit(folder):
+                with open(os.path.join(folder, "state.json")) as f:
+                    state = json.load(f)
+                change(state)
+                with open(os.path.join(folder, "state.json"), "w") as f:
+                    json.dump(state, f)
+            return edit
+        no_scaler = self.resealed_copy("no-scaler", edit_state(lambda s: s.pop("target_scaler")))
+        self.assertFails(sne("eval", no_scaler), 4, "state.json", "target_scaler")
+        huge = self.resealed_copy("huge", edit_state(lambda s: s["model_shape"].update(num_params=10 ** 15)))
+        self.assertFails(sne("eval", huge), 4, "state.json", "out of range")
+
     def test_interrupt_then_resume(self):
         run = os.path.join(self.dir, "interrupted")
         proc = self.start_long_run(run, "metrics.jsonl", epochs=400)  # signal once an epoch is logged

@@ -2,7 +2,10 @@
 """Writes the seed corpus of the fuzz targets (tests/fuzz): small, valid inputs of each kind, from which the
 fuzzers mutate, and the inputs that once found a defect (tests/fuzz/regressions/KIND). ctest runs it before the replay pass; scripts/fuzz.sh before the libFuzzer runs.
 
-    make_corpus.py OUT_DIR      -> OUT_DIR/{json,config,zoo,images}/
+    make_corpus.py OUT_DIR      -> OUT_DIR/{json,config,zoo,images,checkpoint}/
+
+The checkpoint seeds are real checkpoints, trained by the sne binary named by $SNE_BINARY on a toy zoo (an SNE
+and the baselines); without it that kind's corpus holds the regressions only.
 """
 import gzip
 import json
@@ -96,12 +99,44 @@ def image_seeds(d):
     write(os.path.join(d, "cifar_batch.bin"), bytes([3]) + bytes(range(256)) * 12 + bytes([5]) + bytes(3072))
 
 
+def pack_checkpoint(folder):
+    """fuzz_checkpoint.cpp's input: state.json, config.yaml, model.pt, optimizer.pt, each as a 4-byte
+    little-endian length and its bytes."""
+    out = b""
+    for name in ("state.json", "config.yaml", "model.pt", "optimizer.pt"):
+        with open(os.path.join(folder, name), "rb") as f:
+            data = f.read()
+        out += struct.pack("<I", len(data)) + data
+    return out
+
+
+def checkpoint_seeds(d):
+    sne = os.environ.get("SNE_BINARY")
+    if not sne:
+        return
+    import subprocess
+    import tempfile
+    sys.path.insert(0, os.path.join(HERE, "..", "cli"))
+    from test_train import write_config, write_zoo
+    with tempfile.TemporaryDirectory() as tmp:
+        zoo = os.path.join(tmp, "toy.h5")
+        write_zoo(zoo, n=20)
+        for model in ("sne", "statnn", "deepsets"):
+            config = os.path.join(tmp, model + ".yaml")
+            write_config(config, zoo, "epochs: 1, lr: 0.001, warmup_steps: 1")
+            run = os.path.join(tmp, model)
+            subprocess.run([sne, "train", config, "--run-dir", run, "--threads", "1", "--set", f"model={model}"],
+                           check=True, capture_output=True)
+            write(os.path.join(d, model + ".ckpt"), pack_checkpoint(os.path.join(run, "checkpoints", "last")))
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
         return 2
     out = sys.argv[1]
-    for kind, fill in (("json", json_seeds), ("config", config_seeds), ("zoo", zoo_seeds), ("images", image_seeds)):
+    for kind, fill in (("json", json_seeds), ("config", config_seeds), ("zoo", zoo_seeds), ("images", image_seeds),
+                       ("checkpoint", checkpoint_seeds)):
         d = os.path.join(out, kind)
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
@@ -111,7 +146,7 @@ def main():
         if os.path.isdir(regressions):
             for name in sorted(os.listdir(regressions)):
                 shutil.copy(os.path.join(regressions, name), os.path.join(d, "regression_" + name))
-    print(f"{out}: seed corpus of json, config, zoo and images")
+    print(f"{out}: seed corpus of json, config, zoo, images and checkpoint")
     return 0
 
 
