@@ -18,6 +18,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("SNE_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "data-scripts"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # test_kill_sweep.py: comparing zoo files
 import sne_zoo  # noqa: E402
 
 SNE = os.environ.get("SNE_BINARY", "")
@@ -209,6 +210,21 @@ class GenerateCnnTest(unittest.TestCase):
         again = sne("zoo", "generate", "cnn", "-o", out, "--arch", "arch2", "--count", "5", *self.common)
         self.assertEqual(again.returncode, 0, again.stderr)
         self.assertIn("5 runs were already in", again.stderr)
+
+    def test_the_zoo_is_the_same_bit_for_bit_with_1_and_2_threads(self):
+        # Images, batches and runs large enough for LibTorch to split its operations over 2 threads (28x28, 128 per
+        # batch, 8 runs of 4970 weights), dropout on: each run trains on one thread of its own.
+        from test_kill_sweep import same_h5
+        data = os.path.join(self.dir, "images28")
+        write_idx_dataset(data, n_train=256, n_test=64, size=28)
+        outs = []
+        for threads in ("1", "2"):
+            outs.append(os.path.join(self.dir, f"t{threads}.h5"))
+            r = sne("zoo", "generate", "cnn", "-o", outs[-1], "--arch", "arch1", "--count", "8", "--parallel", "8",
+                    "--dropout-max", "0.5", "--dataset", "mnist", "--data-dir", data, "--epochs", "1",
+                    "--checkpoint-epochs", "1", "--batch-size", "128", "--threads", threads)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        same_h5(self, *outs)
 
     def test_bad_inputs(self):
         out = os.path.join(self.dir, "bad.h5")

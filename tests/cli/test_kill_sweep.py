@@ -33,9 +33,9 @@ from test_train import write_config, write_zoo  # noqa: E402  (the toy task of t
 SNE = os.environ.get("SNE_BINARY", "")
 TRIALS = 10
 SEED = 12
-# Provenance members that record when or how long, not what: they differ between any two runs.
+# Provenance members that record when, how long or on what, not what was made: they differ between runs.
 TIMING_KEYS = {"created", "generated_at", "generation_seconds", "seconds", "started", "finished", "elapsed_seconds",
-               "host", "pid", "resumed", "sessions"}
+               "host", "pid", "resumed", "sessions", "generation_device"}
 # metrics.jsonl members that are times.
 METRIC_TIMES = {"seconds", "step_seconds", "epoch_seconds", "elapsed_seconds", "networks_per_second", "time", "wall_seconds"}
 
@@ -62,8 +62,8 @@ def kill_at(cmd, cwd, moment):
 
 
 def h5_content(path):
-    """Every dataset's values and every attribute of a zoo or embeddings file, provenance parsed as JSON with its
-    timing members left out."""
+    """Every dataset's values and every attribute of a zoo or embeddings file, provenance parsed as JSON with the
+    members of TIMING_KEYS left out."""
     out = {}
 
     def clean(value):

@@ -4,6 +4,9 @@
 
 #include <zlib.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <random>
@@ -164,7 +167,7 @@ ToyTraining toy_training(const test::TempDir& dir, const std::function<void(gene
   t.r.data_dir = dir.path.string();
   t.r.batch_size = 32;
   t.r.inits = "he_normal";
-  t.r.dropout_max = 0.0;  // dropout masks depend on the batch; without dropout a run is independent of its batch
+  t.r.dropout_max = 0.0;  // the grouped (GPU) way draws one batch's dropout masks together; the CPU's does not
   edit(t.r);
   t.choices = generators::parse_cnn_choices(t.r);
   const auto d = data::load_dataset(t.r.dataset, t.r.data_dir, false);
@@ -363,4 +366,42 @@ TEST_CASE("a run with a small training subset trains as alone beside runs with l
     CHECK(alone[0].checkpoints.back().params == all[k].checkpoints.back().params);
     CHECK(alone[0].checkpoints.back().train_loss == all[k].checkpoints.back().train_loss);
   }
+}
+
+TEST_CASE("on a CPU a run is the same bit for bit with 1 or 2 threads and in any batch, dropout included", "[cnn][train]") {
+  test::TempDir dir;
+  write_toy_dataset(dir, 256, 64);
+  const auto [r, choices, spec, data] = toy_training(dir, [](generators::CnnRecipe& r) {
+    r.epochs = 2;
+    r.checkpoint_epochs = "1,2";
+    r.optimizers = "adam,sgd,rmsprop";
+    r.dropout_max = 0.5;
+    r.train_fractions = "0.5,1";
+  });
+  const Context ctx;
+  std::vector<generators::CnnRun> runs;
+  for (int k = 0; k < 5; ++k) runs.push_back(generators::sample_cnn_run(r, choices, 13, k));
+  REQUIRE(std::any_of(runs.begin(), runs.end(), [](const generators::CnnRun& x) { return x.dropout > 0.05; }));
+  const int threads = at::get_num_threads();
+  at::set_num_threads(1);
+  const auto one = generators::train_cnn_runs(spec, r, choices, runs, data, ctx);
+  at::set_num_threads(2);
+  const auto two = generators::train_cnn_runs(spec, r, choices, runs, data, ctx);
+  const auto alone = generators::train_cnn_runs(spec, r, choices, {runs[3]}, data, ctx);
+  at::set_num_threads(threads);
+  REQUIRE(one.size() == runs.size());
+  REQUIRE(two.size() == runs.size());
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    INFO("run " << k);
+    REQUIRE(one[k].checkpoints.size() == 2);
+    for (std::size_t e = 0; e < 2; ++e) {
+      CHECK(one[k].checkpoints[e].params == two[k].checkpoints[e].params);
+      CHECK(one[k].checkpoints[e].test_loss == two[k].checkpoints[e].test_loss);
+      CHECK(one[k].checkpoints[e].train_loss == two[k].checkpoints[e].train_loss);
+      CHECK(one[k].checkpoints[e].test_accuracy == two[k].checkpoints[e].test_accuracy);
+    }
+    CHECK(one[k].checkpoints[1].params != one[k].checkpoints[0].params);  // it trained
+  }
+  CHECK(alone[0].checkpoints[1].params == one[3].checkpoints[1].params);
+  CHECK(alone[0].checkpoints[1].test_loss == one[3].checkpoints[1].test_loss);
 }
