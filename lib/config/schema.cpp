@@ -82,6 +82,8 @@ std::string parse(const Scalar& v, double& out) {
   }
   // No setting means anything by infinity or NaN: a run would train on it and print NaN metrics.
   if (!std::isfinite(out)) return "expected a finite number, " + got(v);
+  // Settings meet float32 tensors (learning rates, weights of losses, ranges): beyond its range LibTorch throws.
+  if (std::fabs(out) > 3.0e38) return "expected a number within float32's range (|x| <= 3e38), " + got(v);
   return "";
 }
 
@@ -180,6 +182,12 @@ Check<double> between(double min, double max) {
   return {"in [" + render(min) + ", " + render(max) + "]", [min, max](const double& v) {
             return v >= min && v <= max ? std::string()
                                         : "must be in [" + render(min) + ", " + render(max) + "], got " + render(v);
+          }};
+}
+
+Check<double> positive_at_most(double max) {
+  return {"in (0, " + render(max) + "]", [max](const double& v) {
+            return v > 0 && v <= max ? std::string() : "must be in (0, " + render(max) + "], got " + render(v);
           }};
 }
 

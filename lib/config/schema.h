@@ -31,6 +31,7 @@ Check<int64_t> between_int(int64_t min, int64_t max);  ///< min <= v <= max
 Check<double> greater_than(double min);
 Check<double> at_least_number(double min);
 Check<double> between(double min, double max);  ///< min <= v <= max
+Check<double> positive_at_most(double max);     ///< 0 < v <= max
 Check<double> fraction();                       ///< 0 < v <= 1
 Check<std::string> non_empty();
 template <class T>

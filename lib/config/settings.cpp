@@ -153,7 +153,7 @@ const std::vector<Setting>& table() {
 
     // train: optimisation.
     integer("train.epochs", [](Config& c) -> int64_t& { return c.train.epochs; }, 50, at_least(1), "passes over the training split"),
-    number("train.lr", [](Config& c) -> double& { return c.train.lr; }, 3e-4, greater_than(0.0), "AdamW learning rate after warm-up"),
+    number("train.lr", [](Config& c) -> double& { return c.train.lr; }, 3e-4, positive_at_most(10.0), "AdamW learning rate after warm-up"),
     number("train.weight_decay", [](Config& c) -> double& { return c.train.weight_decay; }, 0.0, at_least_number(0.0), "AdamW weight decay"),
     number("train.grad_clip", [](Config& c) -> double& { return c.train.grad_clip; }, 1.0, at_least_number(0.0), "gradient-norm clip (0 = off)"),
     integer("train.warmup_steps", [](Config& c) -> int64_t& { return c.train.warmup_steps; }, 50, at_least(0), "linear learning-rate warm-up"),

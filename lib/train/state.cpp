@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/strings.h"
 
 namespace sne::train {
 
@@ -79,6 +80,16 @@ TrainingState TrainingState::from_json(const Json& s, const std::string& file) {
     throw CheckpointError(file + ": not a training state this sne reads (" + e.what() + ")");
   }
   return t;
+}
+
+void TrainingState::require_finite_loss(double lr, double grad_clip) const {
+  if (std::isfinite(epoch_loss_sum)) return;
+  throw ConfigError("training diverged in epoch " + std::to_string(epoch + 1) + " (step " + std::to_string(step) +
+                    "): the training loss is " + (std::isnan(epoch_loss_sum) ? "NaN" : "infinite") +
+                    "; lower train.lr (now " + format_number(lr) + ") or keep train.grad_clip on (now " +
+                    format_number(grad_clip) + "). " +
+                    (epoch > 0 ? "checkpoints/last holds epoch " + std::to_string(epoch) + ", unchanged"
+                               : std::string("No checkpoint was written")));
 }
 
 }  // namespace sne::train

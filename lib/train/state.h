@@ -33,6 +33,10 @@ struct TrainingState {
   Json to_json(const std::string& property, const std::string& zoo) const;
   /// CheckpointError naming `file` for a missing or nonsensical member (negative counters, an unreadable RNG).
   static TrainingState from_json(const Json& j, const std::string& file);
+
+  /// At the end of an epoch: ConfigError when its training loss is NaN or infinite (the run diverged), naming
+  /// train.lr and train.grad_clip (`lr`, `grad_clip`) and what checkpoints/last still holds.
+  void require_finite_loss(double lr, double grad_clip) const;
 };
 
 }  // namespace sne::train

@@ -311,6 +311,9 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
       }
     }
     sync_sums();
+    // A loss that became NaN or infinite never comes back: stop before anything is saved over the last finite
+    // checkpoint, rather than train on and print NaN metrics.
+    st.require_finite_loss(c.train.lr, c.train.grad_clip);
     const Predictions p =
         plan.sharded() ? predict_shards(model, c, z, c.task.validation_split, st.values, st.targets, ctx, plan, col)
                        : predict_split(model, c, z, c.task.validation_split, st.values, st.targets, ctx, 0, 0);

@@ -160,6 +160,13 @@ TEST_CASE("values of the wrong type are rejected", "[config]") {
   CHECK(problem("train.weight_decay: -.inf\n") == "f.yaml:1: train.weight_decay: expected a finite number, got '-.inf'");
   CHECK(override_problem("train.grad_clip=.nan") ==
         "--set train.grad_clip=.nan: train.grad_clip: expected a finite number, got '.nan'");
+  // Beyond float32's range LibTorch throws converting it to a tensor's scalar (was an internal error).
+  CHECK(problem("train.lr: 1e300\n") ==
+        "f.yaml:1: train.lr: expected a number within float32's range (|x| <= 3e38), got '1e300'");
+  CHECK(problem("train.invariance_weight: 1e39\n") ==
+        "f.yaml:1: train.invariance_weight: expected a number within float32's range (|x| <= 3e38), got '1e39'");
+  CHECK(problem("train.lr: 20\n") == "f.yaml:1: train.lr: must be in (0, 10], got 20");
+  CHECK(problem("train.lr: 0\n") == "f.yaml:1: train.lr: must be in (0, 10], got 0");
 }
 
 TEST_CASE("values outside their range are rejected", "[config]") {

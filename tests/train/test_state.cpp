@@ -2,7 +2,9 @@
 #include "torch_catch.h"
 
 #include "core/error.h"
+#include "core/files.h"
 #include "train/batch.h"
+#include "train/metrics_log.h"
 #include "train/state.h"
 #include "zoo/fixtures.h"
 #include "zoo/symmetry.h"
@@ -90,4 +92,35 @@ TEST_CASE("a transformed batch is the normalised batch with each network's weigh
     zoo::random_symmetry_transform(z->architectures()[0], again, raw.params.data() + b.offset[static_cast<std::size_t>(i)]);
   CHECK(torch::equal(t.chunks.values, prep.prepare(raw).input.chunks.values));
   CHECK_FALSE(torch::equal(t.chunks.values, pb.input.chunks.values));
+}
+
+TEST_CASE("resuming cuts metrics.jsonl back to the checkpoint's epochs: later, repeated and torn records go") {
+  test::TempDir dir;
+  const std::string path = dir.file("metrics.jsonl");
+  // What a kill can leave: epoch 3's record logged without its checkpoint, then a rerun's epoch 3 again and a
+  // line the last kill cut short.
+  write_text_atomic(path, "{\"epoch\":1,\"a\":1}\n{\"epoch\":2}\n{\"epoch\":3}\n{\"epoch\":3}\n{\"epo");
+  train::trim_metrics_log(path, 2);
+  CHECK(read_text(path) == "{\"epoch\":1,\"a\":1}\n{\"epoch\":2}\n");
+  train::trim_metrics_log(path, 2);  // nothing to drop: unchanged
+  CHECK(read_text(path) == "{\"epoch\":1,\"a\":1}\n{\"epoch\":2}\n");
+  write_text_atomic(path, "{\"epoch\":1}\n{\"epoch\":1}\n{\"epoch\":2}\n");
+  train::trim_metrics_log(path, 5);
+  CHECK(read_text(path) == "{\"epoch\":1}\n{\"epoch\":2}\n");
+  train::trim_metrics_log(dir.file("missing.jsonl"), 1);  // a missing log stays missing
+  CHECK_FALSE(std::filesystem::exists(dir.file("missing.jsonl")));
+}
+
+TEST_CASE("an epoch whose training loss is NaN or infinite stops the run with the settings to change") {
+  train::TrainingState s;
+  s.epoch = 4, s.step = 40, s.epoch_loss_sum = 1.5;
+  CHECK_NOTHROW(s.require_finite_loss(0.5, 1.0));
+  s.epoch_loss_sum = std::nan("");
+  CHECK_THROWS_AS(s.require_finite_loss(0.5, 1.0), ConfigError);
+  CHECK_THROWS_WITH(s.require_finite_loss(0.5, 0.0),
+                    Catch::Contains("training diverged in epoch 5 (step 40): the training loss is NaN; lower "
+                                    "train.lr (now 0.5) or keep train.grad_clip on (now 0)") &&
+                        Catch::Contains("checkpoints/last holds epoch 4, unchanged"));
+  s.epoch = 0, s.epoch_loss_sum = HUGE_VAL;
+  CHECK_THROWS_WITH(s.require_finite_loss(0.5, 1.0), Catch::Contains("infinite") && Catch::Contains("No checkpoint"));
 }
