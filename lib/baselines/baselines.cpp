@@ -21,6 +21,12 @@ torch::nn::Sequential mlp(int64_t in, int64_t hidden, int64_t layers, int64_t ou
   return s;
 }
 
+int64_t mlp_parameters(int64_t in, int64_t hidden, int64_t layers, int64_t out) {
+  const auto linear = [](int64_t i, int64_t o) { return i * o + o; };
+  if (layers == 0) return linear(in, out);
+  return linear(in, hidden) + (layers - 1) * linear(hidden, hidden) + linear(hidden, out);
+}
+
 namespace {
 std::vector<int64_t> tensor_network_list(const encoder::EncoderInput& in) {
   std::vector<int64_t> out;
@@ -58,10 +64,6 @@ torch::Tensor FlatMLPImpl::forward(const encoder::EncoderInput& in) {
 }
 
 // ---- DeepSets -----------------------------------------------------------------------------------------------
-
-namespace {
-constexpr int64_t kPositionDim = 8;  // sinusoidal encoding width of a weight's layer level and layer type
-}
 
 DeepSetsImpl::DeepSetsImpl(int64_t hidden, int64_t layers, int64_t dim) : hidden_(hidden), dim_(dim) {
   phi_ = register_module("phi", mlp(1 + 2 * kPositionDim, hidden, layers, hidden));

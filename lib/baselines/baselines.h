@@ -14,6 +14,8 @@ namespace sne::baselines {
 
 /// Linear+GELU layers of width `hidden` (`layers` of them), then a linear map to `out`.
 torch::nn::Sequential mlp(int64_t in, int64_t hidden, int64_t layers, int64_t out);
+/// The parameters mlp(in, hidden, layers, out) holds.
+int64_t mlp_parameters(int64_t in, int64_t hidden, int64_t layers, int64_t out);
 
 class FlatMLPImpl : public encoder::WeightEncoderImpl {
  public:
@@ -29,6 +31,7 @@ class FlatMLPImpl : public encoder::WeightEncoderImpl {
 
 class DeepSetsImpl : public encoder::WeightEncoderImpl {
  public:
+  static constexpr int64_t kPositionDim = 8;  ///< sinusoidal encoding width of a weight's layer level and type
   DeepSetsImpl(int64_t hidden, int64_t layers, int64_t dim);
   torch::Tensor forward(const encoder::EncoderInput& in) override;
   int64_t dim() const override { return dim_; }

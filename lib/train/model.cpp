@@ -2,7 +2,11 @@
 
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
 #include <set>
 
 #include "baselines/baselines.h"
@@ -131,6 +135,60 @@ int64_t count_parameters(const torch::nn::Module& m) {
   int64_t n = 0;
   for (const auto& p : m.parameters()) n += p.numel();
   return n;
+}
+
+int64_t model_parameters(const config::Config& c, const ModelShape& shape) {
+  const auto linear = [](int64_t i, int64_t o) { return i * o + o; };
+  const int64_t d = c.encoder.dim, f = c.encoder.ff_mult * d;
+  const auto& b = c.baseline;
+  int64_t encoder = 0;
+  if (c.model == "sne") {
+    const int64_t attention = 4 * linear(d, d), ff = linear(d, f) + linear(f, d);
+    const int64_t sab = attention + 2 * 2 * d + ff, pma = d + attention + 3 * 2 * d + ff;
+    const int64_t value = c.encoder.value_embedding == "fourier" ? linear(1 + 2 * c.encoder.fourier_bands, d) : linear(1, d);
+    encoder = value + 3 * d + 10 * sab + 4 * pma;  // role embedding; phi1..phi4 and merge, two SABs each; 4 PMAs
+  } else if (c.model == "mlp") {
+    encoder = baselines::mlp_parameters(shape.num_params, b.hidden, b.layers, d);
+  } else if (c.model == "deepsets") {
+    encoder = baselines::mlp_parameters(1 + 2 * baselines::DeepSetsImpl::kPositionDim, b.hidden, b.layers, b.hidden) +
+              baselines::mlp_parameters(b.hidden, b.hidden, b.layers, d);
+  } else if (c.model == "statnn") {
+    encoder = baselines::mlp_parameters(shape.max_tensors * baselines::StatNNImpl::kStats, b.hidden, b.layers, d);
+  }
+  return encoder + baselines::mlp_parameters(d, c.predictor.hidden, c.predictor.layers, 1);
+}
+
+int64_t machine_memory_bytes() {
+  int64_t bytes = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(::sysconf(_SC_PAGE_SIZE));
+  for (const char* limit : {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+    std::ifstream f(limit);
+    long long v = 0;
+    if (f >> v && v > 0) bytes = std::min<int64_t>(bytes, v);  // "max" (no limit) does not parse
+  }
+  return bytes;
+}
+
+void require_model_fits(const config::Config& c, const ModelShape& shape, int bytes_per_parameter,
+                        int64_t available_bytes) {
+  if (available_bytes < 0) available_bytes = machine_memory_bytes();
+  const double need = static_cast<double>(model_parameters(c, shape)) * bytes_per_parameter;
+  if (need <= 0.8 * static_cast<double>(available_bytes)) return;
+  std::string sizes;
+  if (c.model == "sne")
+    sizes = "encoder.dim " + std::to_string(c.encoder.dim) + ", encoder.ff_mult " + std::to_string(c.encoder.ff_mult);
+  else
+    sizes = "baseline.hidden " + std::to_string(c.baseline.hidden) + ", baseline.layers " + std::to_string(c.baseline.layers) +
+            (c.model == "mlp" ? ", on " + std::to_string(shape.num_params) + " weights per network" : std::string());
+  sizes += ", predictor.hidden " + std::to_string(c.predictor.hidden) + ", predictor.layers " +
+           std::to_string(c.predictor.layers);
+  const auto gib = [](double b) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f GiB", b / (1024.0 * 1024.0 * 1024.0));
+    return std::string(text);
+  };
+  throw ConfigError("model " + c.model + " with " + sizes + " has " + std::to_string(model_parameters(c, shape)) +
+                    " parameters: " + gib(need) + (bytes_per_parameter >= 16 ? " with gradients and AdamW's state" : "") +
+                    ", more than this machine's " + gib(static_cast<double>(available_bytes)) + " allows (80 %)");
 }
 
 }  // namespace sne::train

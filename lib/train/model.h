@@ -58,4 +58,18 @@ Model make_model(const config::Config& c, const ModelShape& shape = {});
 /// Trainable parameters of a module (for tables and logs).
 int64_t count_parameters(const torch::nn::Module& m);
 
+/// The parameters make_model(c, shape) would hold, computed without building it (mirrors the constructors;
+/// tests/train check it against the built models).
+int64_t model_parameters(const config::Config& c, const ModelShape& shape);
+
+/// ConfigError, before anything is allocated, when the model's parameters at `bytes_per_parameter` (16 for
+/// training: weights, gradients, AdamW's two moments; 4 to evaluate) exceed `available_bytes` (this machine's
+/// memory: physical or its cgroup's limit when one is set), naming the settings that size it. Linux grants
+/// such an allocation and then kills the process mid-way, so it must be refused before.
+void require_model_fits(const config::Config& c, const ModelShape& shape, int bytes_per_parameter,
+                        int64_t available_bytes = -1);
+
+/// This machine's memory for one process: the smaller of the physical memory and the cgroup's limit.
+int64_t machine_memory_bytes();
+
 }  // namespace sne::train

@@ -140,6 +140,7 @@ LoadedModel load_model(const std::string& dir, const Context& ctx) {
   } catch (const std::exception& e) {
     throw CheckpointError(dir + "/state.json: " + e.what());
   }
+  require_model_fits(m.config, m.shape, 4);
   try {
     m.model = make_model(m.config, m.shape);
   } catch (const std::bad_alloc&) {

@@ -175,6 +175,7 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   }
   require_readable(c, st.shape, *z, c.task.validation_split);
   torch::manual_seed(c.run.seed);
+  require_model_fits(c, st.shape, 16);  // before a byte is allocated: Linux would grant it, then kill the process
   Model model = make_model(c, st.shape);
   model->to(dev);
   torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(c.train.lr).weight_decay(c.train.weight_decay));

@@ -291,3 +291,35 @@ TEST_CASE("the sharded step on two halves of a batch makes the local step on the
     CHECK(worst < 1e-5);
   }
 }
+
+TEST_CASE("the parameter count computed from the settings equals the built model's, for every model") {
+  config::Config c = small_config();
+  const train::ModelShape shape{33, 4};
+  for (const std::string model : {"sne", "mlp", "deepsets", "statnn"}) {
+    for (const int64_t layers : {0, 1, 3}) {
+      c.model = model;
+      c.predictor.layers = layers;
+      c.baseline.layers = std::max<int64_t>(1, layers);
+      c.encoder.value_embedding = layers == 1 ? "linear" : "fourier";
+      c.encoder.ff_mult = layers == 3 ? 4 : 2;
+      INFO(model << " layers " << layers);
+      CHECK(train::model_parameters(c, shape) == train::count_parameters(*train::make_model(c, shape)));
+    }
+  }
+}
+
+TEST_CASE("a model too large for the machine's memory is refused before it is allocated, naming its sizes") {
+  config::Config c = small_config();
+  c.predictor.hidden = 65536;  // 2 hidden layers of 65536: 4.3e9 parameters, 69 GB to train
+  const int64_t gib = int64_t{1} << 30;
+  CHECK_THROWS_WITH(train::require_model_fits(c, {}, 16, 24 * gib),
+                    Catch::Contains("model sne with encoder.dim 16") && Catch::Contains("predictor.hidden 65536") &&
+                        Catch::Contains("with gradients and AdamW's state, more than this machine's 24.0 GiB"));
+  c.predictor.hidden = 512;
+  CHECK_NOTHROW(train::require_model_fits(c, {}, 16, 24 * gib));
+  c.model = "mlp";
+  c.baseline.hidden = 65536;  // the flat MLP on 1e6 weights: 6.6e10 parameters
+  CHECK_THROWS_WITH(train::require_model_fits(c, {1000000, 4}, 4, 24 * gib),
+                    Catch::Contains("baseline.hidden 65536") && Catch::Contains("on 1000000 weights per network"));
+  CHECK(train::machine_memory_bytes() > 0);
+}
