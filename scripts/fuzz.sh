@@ -44,7 +44,7 @@ for t in "${targets[@]}"; do
   n_lib=0 n_sne=0 n_other=0
   for f in $(find $build/findings/$t -type f \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \)); do
     frame=$(timeout 60 $build/tests/fuzz/fuzz_$t -timeout=10 -rss_limit_mb=2048 "$f" 2>&1 |
-            grep -E '^ +#[0-9]+ ' | grep -v -E 'interceptor|malloc|calloc|realloc|operator new|libFuzzer|fuzzer::|__sanitizer|libc\.so|asan_|ubsan' |
+            grep -E '^ +#[0-9]+ ' | grep -v -E 'interceptor|malloc|calloc|realloc|operator new|libFuzzer|fuzzer::|__sanitizer|libc\.so|libstdc\+\+|nptl|asan_|ubsan' |
             head -1 || true)
     if [[ $frame == *libhdf5* ]]; then n_lib=$((n_lib + 1))
     elif [[ -n $frame ]]; then n_sne=$((n_sne + 1)); echo "fuzz.sh: $t: $(basename "$f"): $frame"

@@ -145,6 +145,9 @@ LoadedModel load_model(const std::string& dir, const Context& ctx) {
     m.model = make_model(m.config, m.shape);
   } catch (const std::bad_alloc&) {
     throw CheckpointError(dir + ": the model its config.yaml and state.json describe does not fit in memory");
+  } catch (const std::invalid_argument& e) {  // a model_shape the model cannot be built with (statnn: 0 tensors)
+    throw CheckpointError(dir + "/state.json: model_shape " + m.shape.to_json().dump() + " does not suit model " +
+                          m.config.model + " (" + e.what() + ")");
   }
   load_weights(dir, *m.model, nullptr);
   m.model->to(device_of(ctx));
