@@ -34,7 +34,7 @@ for t in "${targets[@]}"; do
   cp -n $build/corpus-seed/$t/* $build/corpus/$t/
   opts=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix=$build/findings/$t/)
-  [[ $t == zoo ]] && opts+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1)
+  [[ $t == zoo || $t == checkpoint ]] && opts+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1)
   echo "fuzz.sh: $t for $secs s"
   $build/tests/fuzz/fuzz_$t "${opts[@]}" $build/corpus/$t >$build/fuzz_$t.log 2>&1 || true
   grep -E "^#[0-9]+.*DONE|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added" \
@@ -46,11 +46,11 @@ for t in "${targets[@]}"; do
     frame=$(timeout 60 $build/tests/fuzz/fuzz_$t -timeout=10 -rss_limit_mb=2048 "$f" 2>&1 |
             grep -E '^ +#[0-9]+ ' | grep -v -E 'interceptor|malloc|calloc|realloc|operator new|libFuzzer|fuzzer::|__sanitizer|libc\.so|libstdc\+\+|nptl|asan_|ubsan' |
             head -1 || true)
-    if [[ $frame == *libhdf5* ]]; then n_lib=$((n_lib + 1))
+    if [[ $frame == *libhdf5* || $frame == *libtorch_cpu* ]]; then n_lib=$((n_lib + 1))
     elif [[ -n $frame ]]; then n_sne=$((n_sne + 1)); echo "fuzz.sh: $t: $(basename "$f"): $frame"
     else n_other=$((n_other + 1)); fi
   done
-  echo "fuzz.sh: $t: findings inside libhdf5 $n_lib, in sne $n_sne, not reproduced alone $n_other (build-fuzz/findings/$t/)"
+  echo "fuzz.sh: $t: findings inside libhdf5 or LibTorch $n_lib, in sne $n_sne, not reproduced alone $n_other (build-fuzz/findings/$t/)"
   [[ $n_sne -eq 0 ]] || status=1
 done
 exit $status

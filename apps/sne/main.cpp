@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
   sne::app::install_hdf5_crash_guard(sne::app::kData);
+  {
+    double hdf5_timeout = 300;  // seconds one HDF5 call may run; SNE_HDF5_TIMEOUT_SECONDS, 0 = no watchdog
+    if (const char* t = std::getenv("SNE_HDF5_TIMEOUT_SECONDS")) hdf5_timeout = std::atof(t);
+    sne::app::start_hdf5_watchdog(hdf5_timeout, sne::app::kData);
+  }
   // A peer of a data-parallel run that died closes its socket; writing to it must be an error Gloo reports
   // (exit 6 naming the rank), not SIGPIPE killing this rank too (seen under load in test_distributed).
   std::signal(SIGPIPE, SIG_IGN);  // a file HDF5 crashes on is named, not a bare SIGSEGV

@@ -4,11 +4,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <thread>
 #include <vector>
 
+#include "common.h"
+#include "train/checkpoint.h"
 #include "zoo/zoo_file.h"
 
 namespace sne::app {
@@ -57,8 +62,17 @@ namespace {
 int g_hdf5_crash_exit = 3;
 
 void on_hdf5_crash(int sig) {
-  if (!zoo::hdf5_busy()) return;  // not inside HDF5: SA_RESETHAND leaves the default action (a core dump)
   const auto put = [](const char* x) { (void)!::write(2, x, std::strlen(x)); };
+  const char* signal_name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGBUS ? "SIGBUS" : sig == SIGFPE ? "SIGFPE" : "SIGILL";
+  if (const char* checkpoint = train::checkpoint_file_being_read(); checkpoint[0]) {
+    put("sne: error: ");
+    put(checkpoint);
+    put(": LibTorch's reader crashed on this file (");
+    put(signal_name);
+    put("): it is damaged in a way its manifest.json entry does not show (was the manifest rewritten?).\n");
+    ::_exit(kCheckpoint);
+  }
+  if (!zoo::hdf5_busy()) return;  // not inside HDF5: SA_RESETHAND leaves the default action (a core dump)
   const char* where = zoo::hdf5_current_file();
   put("sne: error: ");
   put(where[0] ? where : "an HDF5 file");
@@ -82,6 +96,31 @@ void install_hdf5_crash_guard(int exit_code) {
   sa.sa_flags = SA_RESETHAND | SA_ONSTACK;
   sigemptyset(&sa.sa_mask);
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) sigaction(sig, &sa, nullptr);
+}
+
+namespace {
+std::string format_seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", s);
+  return text;
+}
+}  // namespace
+
+void start_hdf5_watchdog(double seconds, int exit_code) {
+  if (!(seconds > 0)) return;
+  std::thread([seconds, exit_code] {
+    const auto poll = std::chrono::duration<double>(std::min(1.0, seconds / 4));
+    for (;;) {
+      std::this_thread::sleep_for(poll);
+      if (zoo::hdf5_call_seconds() <= seconds) continue;
+      const char* where = zoo::hdf5_last_file();
+      const std::string text = std::string("sne: error: ") + (where[0] ? where : "an HDF5 file") +
+                               ": the HDF5 library has not returned for " + format_seconds(seconds) + " s reading or writing this file: it is damaged in a way HDF5 1.10 loops on (or the "
+                               "storage stopped answering; SNE_HDF5_TIMEOUT_SECONDS sets the limit, 0 turns it off)\n";
+      (void)!::write(2, text.data(), text.size());
+      ::_exit(exit_code);  // the looping thread holds the HDF5 lock: nothing can be closed cleanly
+    }
+  }).detach();
 }
 
 }  // namespace sne::app

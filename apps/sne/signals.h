@@ -23,6 +23,11 @@ struct Interrupted {
 /// Call it first in main: it also turns off HDF5's clean-up at exit (zoo_file.h).
 void install_hdf5_crash_guard(int exit_code);
 
+/// HDF5 1.10 also loops for ever on some damaged files. A thread started here ends the process with
+/// "sne: error: FILE: the HDF5 library has not returned for N s ..." and `exit_code` when one HDF5 call runs for
+/// more than `seconds` (a legitimate call reads or writes one bounded batch). `seconds` <= 0: no watchdog.
+void start_hdf5_watchdog(double seconds, int exit_code);
+
 /// Says what an interrupted zoo generation saved and how to continue, then throws Interrupted.
 [[noreturn]] void stop_generation(long long saved, long long total, const std::string& path,
                                   const std::string& unit = "INRs");

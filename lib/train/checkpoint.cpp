@@ -165,13 +165,31 @@ LoadedCheckpoint read_checkpoint(const std::string& dir) {
   return c;
 }
 
+namespace {
+char g_reading[1024] = "";  // checkpoint_file_being_read()
+
+struct Reading {  // marks `path` as being read by LibTorch for the lifetime of this object
+  explicit Reading(const std::string& path) {
+    const std::size_t n = std::min(path.size(), sizeof g_reading - 1);
+    std::memcpy(g_reading, path.data(), n);
+    g_reading[n] = '\0';
+  }
+  ~Reading() { g_reading[0] = '\0'; }
+};
+}  // namespace
+
+const char* checkpoint_file_being_read() { return g_reading; }
+
 void load_weights(const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer* optimizer) {
   const auto load = [&](const std::string& file, const auto& into) {
     const fs::path p = fs::path(dir) / file;
     if (!fs::exists(p)) throw CheckpointError(p.string() + ": missing");
     try {
       torch::serialize::InputArchive a;
-      a.load_from(p.string());
+      {
+        const Reading reading(p.string());
+        a.load_from(p.string());
+      }
       into(a);
     } catch (const c10::Error& e) {
       throw CheckpointError(p.string() + ": corrupt or made for other model settings (" +

@@ -29,4 +29,9 @@ LoadedCheckpoint read_checkpoint(const std::string& dir);
 /// settings; a mismatch or a corrupt file throws CheckpointError naming the file.
 void load_weights(const std::string& dir, torch::nn::Module& model, torch::optim::Optimizer* optimizer);
 
+/// The file LibTorch's reader is reading now inside load_weights ("" when none), for a crash handler: LibTorch
+/// 1.13's TorchScript reader can crash on a damaged archive whose manifest entry was rewritten to match
+/// (apps/sne/signals.cpp names the file and exits 4). Async-signal-safe.
+const char* checkpoint_file_being_read();
+
 }  // namespace sne::train

@@ -3,7 +3,9 @@
 #include <cstdio>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -18,11 +20,24 @@ namespace {
 thread_local int t_depth = 0;
 thread_local char t_where[512] = "";
 
+// For a watchdog on another thread (apps/sne/signals.cpp): when the call now inside the library began (0: none;
+// one thread at a time is inside, under the lock) and what was last named in it.
+std::atomic<int64_t> g_entered_ns{0};
+char g_where[512] = "";
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 // The library lock; while it is held this thread is "inside HDF5".
 struct Lock {
   std::lock_guard<std::recursive_mutex> guard;
-  explicit Lock(std::recursive_mutex& m) : guard(m) { ++t_depth; }
-  ~Lock() { --t_depth; }
+  explicit Lock(std::recursive_mutex& m) : guard(m) {
+    if (t_depth++ == 0) g_entered_ns.store(now_ns());
+  }
+  ~Lock() {
+    if (--t_depth == 0) g_entered_ns.store(0);
+  }
   Lock(const Lock&) = delete;
   Lock& operator=(const Lock&) = delete;
 };
@@ -32,6 +47,7 @@ void note(const std::string& where) {
   const std::size_t n = std::min(where.size(), sizeof t_where - 1);
   std::memcpy(t_where, where.data(), n);
   t_where[n] = '\0';
+  std::memcpy(g_where, t_where, n + 1);
 }
 
 
@@ -136,6 +152,9 @@ bool inside_library() { return t_depth > 0; }
 
 const char* current_where() { return t_where; }
 
+int64_t call_started_ns() { return g_entered_ns.load(); }
+const char* last_where() { return g_where; }
+
 std::recursive_mutex& library_mutex() {
   static std::recursive_mutex m;
   return m;
@@ -175,9 +194,9 @@ Handle open_file(const std::string& path, bool writable) {
     std::ifstream probe(path, std::ios::binary);
     if (!probe) throw DataError(path + ": cannot open (" + std::strerror(errno) + ")");
   }
+  note(path);  // before the lock: a watchdog that fires in the very first call names the file too
   Lock lock(library_mutex());
   quiet();
-  note(path);
   const htri_t is_h5 = H5Fis_hdf5(path.c_str());
   if (is_h5 == 0) {
     H5Eclear2(H5E_DEFAULT);

@@ -20,6 +20,10 @@ void no_exit_cleanup();
 bool inside_library();
 /// What this thread reads inside HDF5 now ("FILE" or "FILE: /dataset"); async-signal-safe.
 const char* current_where();
+/// steady_clock nanoseconds at which the HDF5 call now running (on any thread) began; 0 when none runs.
+int64_t call_started_ns();
+/// What the last HDF5 call named (any thread); for a message only.
+const char* last_where();
 
 /// Owns an HDF5 identifier (file, group, dataset, dataspace, datatype, attribute, property list).
 class Handle {

@@ -1,6 +1,7 @@
 #include "zoo/zoo_file.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/error.h"
 #include "core/strings.h"
@@ -222,6 +223,14 @@ bool ZooFile::metadata_is_string(const std::string& name) const {
 void hdf5_no_exit_cleanup() { h5::no_exit_cleanup(); }
 bool hdf5_busy() { return h5::inside_library(); }
 const char* hdf5_current_file() { return h5::current_where(); }
+double hdf5_call_seconds() {
+  const int64_t started = h5::call_started_ns();
+  if (started == 0) return 0;
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  return static_cast<double>(now - started) * 1e-9;
+}
+const char* hdf5_last_file() { return h5::last_where(); }
 
 std::vector<int64_t> ZooFile::split(const std::string& name) const {
   if (std::find(split_names_.begin(), split_names_.end(), name) == split_names_.end()) {

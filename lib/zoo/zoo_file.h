@@ -91,5 +91,9 @@ class ZooFile {
 void hdf5_no_exit_cleanup();
 bool hdf5_busy();                  ///< whether this thread is inside an HDF5 call now
 const char* hdf5_current_file();   ///< what it reads there ("FILE" or "FILE: /dataset")
+/// For a watchdog thread: how long the HDF5 call now running on any thread has run, seconds (0: none), and
+/// what file it was last reading.
+double hdf5_call_seconds();
+const char* hdf5_last_file();
 
 }  // namespace sne::zoo

@@ -240,6 +240,34 @@ class TrainEvalEncodeTest(unittest.TestCase):
         huge = self.resealed_copy("huge", edit_state(lambda s: s["model_shape"].update(num_params=10 ** 15)))
         self.assertFails(sne("eval", huge), 4, "state.json", "out of range")
 
+    def test_a_checkpoint_that_crashes_libtorchs_reader_is_named_and_exit_4(self):
+        # Found by the checkpoint fuzz target (tests/fuzz/regressions/checkpoint): LibTorch 1.13's TorchScript
+        # reader recurses without end on this damaged model.pt (SIGSEGV), behind a manifest rewritten to match.
+        import struct
+        import zlib
+        folder = os.path.join(self.dir, "crashes-libtorch")
+        os.makedirs(folder)
+        with open(os.path.join(SOURCE_DIR, "tests/fuzz/regressions/checkpoint/torchscript_parser_crash.ckpt"),
+                  "rb") as f:
+            packed = f.read()
+        at, manifest = 0, {}
+        for name in ("state.json", "config.yaml", "model.pt", "optimizer.pt"):  # fuzz_checkpoint.cpp's layout
+            n = min(struct.unpack("<I", packed[at:at + 4])[0], len(packed) - at - 4)
+            data = packed[at + 4:at + 4 + n]
+            at += 4 + n
+            with open(os.path.join(folder, name), "wb") as f:
+                f.write(data)
+            manifest[name] = {"bytes": len(data), "crc32": f"{zlib.crc32(data):08x}"}
+        with open(os.path.join(folder, "manifest.json"), "w") as f:
+            json.dump(manifest, f)
+        self.assertFails(sne("eval", folder, "--zoo", self.zoo), 4, "model.pt: LibTorch's reader crashed on this file")
+
+    def test_an_hdf5_call_that_does_not_return_ends_the_process_naming_the_file(self):
+        # HDF5 1.10 loops for ever on some damaged files; with a limit of a microsecond every call is "too long".
+        r = subprocess.run([SNE, "zoo", "validate", self.zoo], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "SNE_HDF5_TIMEOUT_SECONDS": "1e-6"})
+        self.assertFails(r, 3, f"{self.zoo}", "the HDF5 library has not returned for 1e-06 s")
+
     def test_interrupt_then_resume(self):
         run = os.path.join(self.dir, "interrupted")
         proc = self.start_long_run(run, "metrics.jsonl", epochs=400)  # signal once an epoch is logged

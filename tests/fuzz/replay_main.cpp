@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "\r%s: %ld inputs (%zu seeds x %ld mutations and the seeds) in %.1f s, %.0f/s, no defect",
                argv[0], runs, files.size(), mutations, s, runs / std::max(s, 1e-9));
   if (fork_each)
-    std::fprintf(stderr, "; inside the HDF5 library %ld crashed (named by sne's guard) and %ld hung over %u s",
+    std::fprintf(stderr, "; inside a library (HDF5, LibTorch's reader) %ld crashed (named by sne's guard) and %ld hung over %u s",
                  library_crashes, library_hangs, kChildSeconds);
   std::fprintf(stderr, "\n");
   return 0;
