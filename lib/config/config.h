@@ -85,6 +85,7 @@ struct EncoderSettings {
   std::string value_embedding;  ///< "fourier" | "linear"
   std::string kernels;          ///< "fused" (hand-written CPU chunk stage) | "reference" (the LibTorch composition)
   bool attention_kernel = true; ///< stages 2-4's attention by the hand-written CPU kernel (with kernels: fused)
+  bool element_positions = false;  ///< each weight also gets its output index, input index and kernel offset
 };
 
 struct PredictorSettings {

@@ -31,6 +31,10 @@ const BatchPacker::Layout& BatchPacker::layout(const zoo::ArchitectureSpec& spec
       l.type.push_back(static_cast<int64_t>(layer.kind));
       l.role.push_back(static_cast<int64_t>(role_of(t.role)));
       l.layer.push_back(static_cast<int64_t>(li));
+      int64_t kernel = 1;
+      for (std::size_t a = 2; a < t.shape.size(); ++a) kernel *= t.shape[a];
+      l.fan_in.push_back(t.shape.size() >= 2 ? t.shape[1] : 1);
+      l.kernel.push_back(kernel);
       l.total_chunks += l.chunks.back();
     }
   }
@@ -50,12 +54,13 @@ EncoderInput BatchPacker::pack(const std::vector<const zoo::ArchitectureSpec*>& 
     tensors += static_cast<int64_t>(l.numel.size());
   }
   at::Tensor values = at::empty({total, c_}, at::kFloat), owner = at::empty({total}, at::kLong),
-             lengths = at::empty({total}, at::kInt);
+             lengths = at::empty({total}, at::kInt), start = at::empty({total}, at::kLong);
   at::Tensor t_level = at::empty({tensors}, at::kLong), t_type = at::empty({tensors}, at::kLong),
-             t_role = at::empty({tensors}, at::kLong);
+             t_role = at::empty({tensors}, at::kLong), t_fan = at::empty({tensors, 2}, at::kLong);
   float* v = values.data_ptr<float>();
   int64_t* own = owner.data_ptr<int64_t>();
   int32_t* len = lengths.data_ptr<int32_t>();
+  int64_t *first = start.data_ptr<int64_t>(), *fan = t_fan.data_ptr<int64_t>();
   int64_t *lv = t_level.data_ptr<int64_t>(), *ty = t_type.data_ptr<int64_t>(), *ro = t_role.data_ptr<int64_t>();
   std::vector<int64_t> l_level;
   in.chunks.first_chunk.reserve(static_cast<std::size_t>(tensors) + 1);
@@ -76,11 +81,13 @@ EncoderInput BatchPacker::pack(const std::vector<const zoo::ArchitectureSpec*>& 
       for (int64_t k = 0; k < q; ++k) {
         own[chunk + k] = tensor;
         len[chunk + k] = static_cast<int32_t>(std::min(c_, numel - k * c_));
+        first[chunk + k] = k * c_;
       }
       chunk += q;
       in.chunks.first_chunk.push_back(chunk);
       in.chunks.numel.push_back(numel);
       lv[tensor] = l.level[t], ty[tensor] = l.type[t], ro[tensor] = l.role[t];
+      fan[2 * tensor] = l.fan_in[t], fan[2 * tensor + 1] = l.kernel[t];
       in.tensor_layer.push_back(first_layer + l.layer[t]);
     }
   }
@@ -88,12 +95,14 @@ EncoderInput BatchPacker::pack(const std::vector<const zoo::ArchitectureSpec*>& 
   in.chunks.values = put(values);
   in.chunks.owner = put(owner);
   in.chunks.lengths = put(lengths);
+  in.chunks.start = put(start);
   // The mask follows from the lengths (real elements are a prefix of each chunk): made where it is used.
   in.chunks.mask = at::arange(c_, in.chunks.lengths.options().dtype(at::kInt)).unsqueeze(0) <
                    in.chunks.lengths.unsqueeze(1);
   in.tensor_level = put(t_level);
   in.tensor_type = put(t_type);
   in.tensor_role = put(t_role);
+  in.tensor_fan = put(t_fan);
   in.layer_level = put(at::tensor(l_level, at::kLong));
   return in;
 }

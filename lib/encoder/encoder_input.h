@@ -18,6 +18,10 @@ struct EncoderInput {
   at::Tensor tensor_level;              ///< [T] int64: depth level of the tensor's layer
   at::Tensor tensor_type;               ///< [T] int64: LayerKind id of the tensor's layer
   at::Tensor tensor_role;               ///< [T] int64: TensorRole
+  /// [T, 2] int64: how a flat element index e of the tensor splits into (output, input, kernel offset):
+  /// column 0 the size of axis 1 (the inputs; 1 for a vector), column 1 the product of the axes after it (the
+  /// kernel; 1 for a matrix). Then kernel = e % col1, input = (e / col1) % col0, output = e / (col0 * col1).
+  at::Tensor tensor_fan;
   std::vector<int64_t> tensor_layer;    ///< [T]: global index of the tensor's layer
   std::vector<int64_t> layer_network;   ///< [L]: network index of each layer
   at::Tensor layer_level;               ///< [L] int64
@@ -37,7 +41,7 @@ class BatchPacker {
 
  private:
   struct Layout {
-    std::vector<int64_t> offset, numel, chunks, level, type, role, layer;  // per tensor (layer: index in the spec)
+    std::vector<int64_t> offset, numel, chunks, level, type, role, layer, fan_in, kernel;  // per tensor (layer: index in the spec)
     std::vector<int64_t> layer_level;                                      // per layer
     int64_t total_chunks = 0;
   };

@@ -21,6 +21,7 @@ Chunks pad_chunk(const std::vector<at::Tensor>& flat_tensors, int64_t c) {
   at::Tensor real = at::zeros({total * c}, opts.dtype(at::kBool));
   std::vector<int64_t> owner(static_cast<std::size_t>(total));
   std::vector<int32_t> lengths(static_cast<std::size_t>(total));
+  std::vector<int64_t> start(static_cast<std::size_t>(total));
   for (std::size_t t = 0; t < flat_tensors.size(); ++t) {
     const int64_t begin = out.first_chunk[t] * c, n = out.numel[t];
     if (n == 0) continue;
@@ -29,12 +30,14 @@ Chunks pad_chunk(const std::vector<at::Tensor>& flat_tensors, int64_t c) {
     for (int64_t k = out.first_chunk[t]; k < out.first_chunk[t + 1]; ++k) {
       owner[static_cast<std::size_t>(k)] = static_cast<int64_t>(t);
       lengths[static_cast<std::size_t>(k)] = static_cast<int32_t>(std::min(c, n - (k - out.first_chunk[t]) * c));
+      start[static_cast<std::size_t>(k)] = (k - out.first_chunk[t]) * c;
     }
   }
   out.values = flat.view({total, c});
   out.mask = real.view({total, c});
   out.owner = at::tensor(owner, at::kLong).to(opts.device());
   out.lengths = at::tensor(lengths, at::kInt).to(opts.device());
+  out.start = at::tensor(start, at::kLong).to(opts.device());
   return out;
 }
 

@@ -16,6 +16,7 @@ struct Chunks {
   at::Tensor mask;    ///< [total_chunks, c] bool, true for real elements
   at::Tensor owner;   ///< [total_chunks] int64, index of the tensor each chunk belongs to
   at::Tensor lengths; ///< [total_chunks] int32, real elements of each chunk (a prefix of it: 1..c)
+  at::Tensor start;   ///< [total_chunks] int64, index in its tensor's flat order of each chunk's first element
   std::vector<int64_t> first_chunk;  ///< [tensors + 1]: tensor t owns chunks [first_chunk[t], first_chunk[t+1])
   std::vector<int64_t> numel;        ///< [tensors]: elements of each tensor
 };

@@ -15,10 +15,11 @@ namespace sne::encoder {
 struct RecomputedChunks : torch::autograd::Function<RecomputedChunks> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& anchor,
                                const torch::Tensor& values, const torch::Tensor& mask, const torch::Tensor& owner,
-                               const torch::Tensor& type_pe, const torch::Tensor& level_pe, SNEEncoderImpl* encoder) {
-    ctx->save_for_backward({values, mask, owner, type_pe, level_pe});
+                               const torch::Tensor& start, const torch::Tensor& fan, const torch::Tensor& type_pe,
+                               const torch::Tensor& level_pe, SNEEncoderImpl* encoder) {
+    ctx->save_for_backward({values, mask, owner, start, fan, type_pe, level_pe});
     ctx->saved_data["encoder"] = static_cast<int64_t>(reinterpret_cast<intptr_t>(encoder));  // outlives the graph
-    return encoder->encode_chunks(values, mask, owner, type_pe, level_pe);
+    return encoder->encode_chunks(values, mask, owner, start, fan, type_pe, level_pe);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grad) {
@@ -27,10 +28,10 @@ struct RecomputedChunks : torch::autograd::Function<RecomputedChunks> {
     torch::Tensor out;
     {
       torch::AutoGradMode on(true);
-      out = encoder->encode_chunks(s[0], s[1], s[2], s[3], s[4]);
+      out = encoder->encode_chunks(s[0], s[1], s[2], s[3], s[4], s[5], s[6]);
     }
     torch::autograd::backward({out}, {grad[0]});
-    return torch::autograd::variable_list(7);  // no gradient for any input; the parameters got theirs above
+    return torch::autograd::variable_list(9);  // no gradient for any input; the parameters got theirs above
   }
 };
 
@@ -111,6 +112,13 @@ SNEEncoderImpl::SNEEncoderImpl(const EncoderOptions& o) : o_(o) {
     torch::NoGradGuard no_grad;
     role_emb_->weight.mul_(o.position_scale);
   }
+  if (o.element_positions) {
+    element_proj_ = register_module("element_proj", torch::nn::Linear(torch::nn::LinearOptions(6 * kElementBands, d).bias(false)));
+    if (o.position_scale != 1.0) {  // starts at the size of the other positional encodings
+      torch::NoGradGuard no_grad;
+      element_proj_->weight.mul_(o.position_scale);
+    }
+  }
   const auto make = [&](std::vector<SAB>& v, const std::string& name, int n) {
     for (int k = 0; k < n; ++k) v.push_back(register_module(name + std::to_string(k), SAB(o.blocks)));
   };
@@ -132,7 +140,7 @@ SNEEncoderImpl::SNEEncoderImpl(const EncoderOptions& o) : o_(o) {
 }
 
 bool SNEEncoderImpl::fused_stage1(const torch::Device& device) const {
-  return o_.fused_kernels && o_.blocks.pre_ln && o_.set_functions && device.is_cpu();
+  return o_.fused_kernels && o_.blocks.pre_ln && o_.set_functions && !o_.element_positions && device.is_cpu();
 }
 
 std::vector<torch::Tensor> SNEEncoderImpl::chunk_stage_parameters() const {
@@ -163,6 +171,33 @@ torch::Tensor SNEEncoderImpl::embed_values(const torch::Tensor& values) {
   return value_proj_->forward(v);
 }
 
+std::array<torch::Tensor, 3> element_indices(const torch::Tensor& owner, const torch::Tensor& start,
+                                             const torch::Tensor& fan, int64_t chunk_size) {
+  const torch::Tensor shape = fan.index_select(0, owner);  // [n, 2]
+  const torch::Tensor inputs = shape.select(1, 0).unsqueeze(1), kernel = shape.select(1, 1).unsqueeze(1);
+  const torch::Tensor e = start.unsqueeze(1) + torch::arange(chunk_size, start.options()).unsqueeze(0);  // [n, c]
+  const torch::Tensor rows = torch::div(e, kernel, "trunc");
+  return {torch::div(rows, inputs, "trunc"), rows.remainder(inputs), e.remainder(kernel)};
+}
+
+torch::Tensor SNEEncoderImpl::element_encoding(const torch::Tensor& owner, const torch::Tensor& start,
+                                               const torch::Tensor& fan) {
+  const int64_t c = o_.chunk_size, n = owner.size(0), d = o_.blocks.dim, f = 2 * kElementBands;
+  if (n == 0) return torch::zeros({0, c, d}, element_proj_->weight.options());
+  // Padded elements get places after the tensor's end; the masks keep them out of every set.
+  const std::array<torch::Tensor, 3> axes = element_indices(owner, start, fan, c);
+  int64_t longest = 1;
+  for (const auto& a : axes) longest = std::max(longest, a.max().item<int64_t>() + 1);
+  const torch::Tensor features = sinusoid(torch::arange(longest, start.options()), f);  // [longest, 2B]
+  torch::Tensor out;
+  for (int64_t a = 0; a < 3; ++a) {  // one [longest, d] table per axis, looked up by each element's index
+    const torch::Tensor table = features.matmul(element_proj_->weight.narrow(1, a * f, f).t());
+    const torch::Tensor part = table.index_select(0, axes[static_cast<std::size_t>(a)].reshape({-1}));
+    out = a == 0 ? part : out + part;
+  }
+  return out.view({n, c, d});
+}
+
 torch::Tensor SNEEncoderImpl::phi(std::vector<SAB>& blocks, torch::Tensor x, const torch::Tensor& mask) {
   if (!o_.set_functions) return mask.defined() ? x * mask.unsqueeze(-1).to(x.dtype()) : x;
   for (auto& b : blocks) x = b->forward(x, mask);
@@ -170,9 +205,12 @@ torch::Tensor SNEEncoderImpl::phi(std::vector<SAB>& blocks, torch::Tensor x, con
 }
 
 torch::Tensor SNEEncoderImpl::encode_chunks(const torch::Tensor& values, const torch::Tensor& mask,
-                                            const torch::Tensor& owner, const torch::Tensor& type_pe,
+                                            const torch::Tensor& owner, const torch::Tensor& start,
+                                            const torch::Tensor& fan, const torch::Tensor& type_pe,
                                             const torch::Tensor& level_pe) {
-  torch::Tensor x = phi(phi1_, embed_values(values), mask);  // [n, c, d]
+  torch::Tensor x = embed_values(values);  // [n, c, d]
+  if (o_.element_positions) x = x + element_encoding(owner, start, fan);
+  x = phi(phi1_, x, mask);
   if (type_pe.defined()) x = x + type_pe.index_select(0, owner).unsqueeze(1);
   if (level_pe.defined()) x = x + level_pe.index_select(0, owner).unsqueeze(1);
   x = phi(phi2_, x, mask);
@@ -186,7 +224,6 @@ torch::Tensor SNEEncoderImpl::forward(const EncoderInput& in) {
 }
 
 torch::Tensor SNEEncoderImpl::chunk_vectors(const EncoderInput& in) {
-  const int64_t d = o_.blocks.dim;
   const Chunks& ch = in.chunks;
   const torch::Tensor type_pe = o_.type_encoding ? position_encoding(in.tensor_type) : torch::Tensor();
   const torch::Tensor level_pe = o_.level_encoding ? position_encoding(in.tensor_level) : torch::Tensor();
@@ -212,6 +249,8 @@ torch::Tensor SNEEncoderImpl::reference_stage1(const EncoderInput& in, const tor
   const int64_t total = ch.values.size(0);
   const int64_t slice = o_.chunk_budget > 0 ? o_.chunk_budget : std::max<int64_t>(total, 1);
   const bool recompute = o_.chunk_budget > 0 && torch::GradMode::is_enabled();
+  if (o_.element_positions && (!ch.start.defined() || !in.tensor_fan.defined()))
+    throw std::invalid_argument("encoder.element_positions needs the chunks' starts and tensor shapes (BatchPacker)");
   const torch::Tensor anchor = recompute ? torch::empty({0}, torch::requires_grad()) : torch::Tensor();
   std::vector<torch::Tensor> parts;
   recomputed_ = recomputed_ || recompute;
@@ -219,8 +258,10 @@ torch::Tensor SNEEncoderImpl::reference_stage1(const EncoderInput& in, const tor
     const int64_t n = std::min(slice, total - k0);
     const torch::Tensor values = ch.values.narrow(0, k0, n), mask = ch.mask.narrow(0, k0, n),
                         owner = ch.owner.narrow(0, k0, n);
-    parts.push_back(recompute ? RecomputedChunks::apply(anchor, values, mask, owner, type_pe, level_pe, this)
-                              : encode_chunks(values, mask, owner, type_pe, level_pe));  // [n, d]
+    const torch::Tensor start = ch.start.defined() ? ch.start.narrow(0, k0, n) : torch::Tensor();
+    const torch::Tensor fan = in.tensor_fan;
+    parts.push_back(recompute ? RecomputedChunks::apply(anchor, values, mask, owner, start, fan, type_pe, level_pe, this)
+                              : encode_chunks(values, mask, owner, start, fan, type_pe, level_pe));  // [n, d]
   }
   return parts.size() == 1 ? parts.front() : torch::cat(parts, 0);  // [total, d]
 }
@@ -235,7 +276,6 @@ torch::Tensor SNEEncoderImpl::encode_tensors(const torch::Tensor& chunk_vec, con
 
 torch::Tensor SNEEncoderImpl::encode_above_chunks(const EncoderInput& in, const torch::Tensor& chunk_vec,
                                                   const torch::Tensor& level_pe) {
-  const int64_t d = o_.blocks.dim;
   const Chunks& ch = in.chunks;
 
   if (!o_.hierarchy) {  // ablation: all chunks of a network form one set

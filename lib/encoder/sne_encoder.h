@@ -7,6 +7,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include <array>
 #include <string>
 
 #include "encoder/encoder_input.h"
@@ -24,6 +25,10 @@ struct EncoderOptions {
   bool level_encoding = true;           ///< ablation switch: depth-level positional encoding
   double position_scale = 1.0;          ///< the sinusoidal type and level encodings are multiplied by this
   bool type_encoding = true;            ///< ablation switch: layer-type positional encoding
+  bool element_positions = false;       ///< (ours) each weight also gets its place in its tensor (output index,
+                                        ///< input index, kernel offset), so that a chunk is no longer blind to
+                                        ///< which input a weight reads (SNE's over-invariance, sne-method.md 10);
+                                        ///< stage 1 then runs on the composition, not the fused kernel
   bool role_encoding = true;            ///< (ours) tells a layer's weight from its bias before they merge
   bool set_functions = true;            ///< ablation switch: false replaces every set-to-set map by the identity
   bool hierarchy = true;                ///< ablation switch: false pools all chunks of a network at once
@@ -35,6 +40,8 @@ struct EncoderOptions {
 
 class SNEEncoderImpl : public WeightEncoderImpl {
  public:
+  /// Frequencies of the sinusoidal features of each element-position axis (element_positions).
+  static constexpr int64_t kElementBands = 8;
   explicit SNEEncoderImpl(const EncoderOptions& o);
   /// Returns z: [num_networks, dim].
   torch::Tensor forward(const EncoderInput& in) override;
@@ -46,11 +53,17 @@ class SNEEncoderImpl : public WeightEncoderImpl {
 
  private:
   torch::Tensor embed_values(const torch::Tensor& values);  // [S, c] -> [S, c, d]
+  /// Sinusoidal features (kElementBands frequencies) of each element's output index, input index and kernel
+  /// offset, mapped to the width by a learned linear map: [n] owners and chunk starts -> [n, c, d].
+  torch::Tensor element_encoding(const torch::Tensor& owner, const torch::Tensor& start, const torch::Tensor& fan);
   /// The sinusoidal encoding of `positions` times position_scale: [M] -> [M, dim].
   torch::Tensor position_encoding(const torch::Tensor& positions) const;
   /// Stage 1 for a slice of chunks: [n, c] values -> [n, d]; the positional tensors are per tensor of the batch.
+  /// `start` are the chunks' first element indices in their tensors and `fan` the batch's tensor_fan (both used
+  /// with element_positions only).
   torch::Tensor encode_chunks(const torch::Tensor& values, const torch::Tensor& mask, const torch::Tensor& owner,
-                              const torch::Tensor& type_pe, const torch::Tensor& level_pe);
+                              const torch::Tensor& start, const torch::Tensor& fan, const torch::Tensor& type_pe,
+                              const torch::Tensor& level_pe);
   friend struct RecomputedChunks;
   friend struct RecomputedTensors;
   /// Stage 2 for tensors whose chunks are rows [starts[t], starts[t+1]) of chunk_vec: [T, d] before the role
@@ -71,10 +84,17 @@ class SNEEncoderImpl : public WeightEncoderImpl {
   kernels::ChunkStageShape kernel_shape_;
   torch::nn::Linear value_proj_{nullptr};
   torch::nn::Embedding role_emb_{nullptr};
+  torch::nn::Linear element_proj_{nullptr};  ///< with element_positions: [3 axes x 2 x kElementBands] -> d, no bias
   std::vector<SAB> phi1_, phi2_, phi3_, merge_, phi4_;
   PMA gamma_chunk_{nullptr}, gamma_tensor_{nullptr}, gamma_layer_{nullptr}, gamma_net_{nullptr};
 };
 TORCH_MODULE(SNEEncoder);
+
+/// Each element's place in its tensor, for chunks of `chunk_size` elements: {output index, input index, kernel
+/// offset}, each [n, chunk_size] int64, from the chunks' owners and starts [n] and the batch's tensor_fan [T, 2]
+/// (EncoderInput). Padded elements get the places after their tensor's end.
+std::array<torch::Tensor, 3> element_indices(const torch::Tensor& owner, const torch::Tensor& start,
+                                             const torch::Tensor& fan, int64_t chunk_size);
 
 /// Sinusoidal encoding of integer positions (Vaswani et al.): [M] int64 -> [M, dim].
 torch::Tensor sinusoid(const torch::Tensor& positions, int64_t dim);

@@ -29,6 +29,7 @@ encoder::EncoderOptions encoder_options(const config::EncoderSettings& s) {
   o.level_encoding = s.level_encoding;
   o.position_scale = s.position_scale;
   o.type_encoding = s.type_encoding;
+  o.element_positions = s.element_positions;
   o.role_encoding = s.role_encoding;
   o.set_functions = s.set_functions;
   o.hierarchy = s.hierarchy;
@@ -147,6 +148,7 @@ int64_t model_parameters(const config::Config& c, const ModelShape& shape) {
     const int64_t sab = attention + 2 * 2 * d + ff, pma = d + attention + 3 * 2 * d + ff;
     const int64_t value = c.encoder.value_embedding == "fourier" ? linear(1 + 2 * c.encoder.fourier_bands, d) : linear(1, d);
     encoder = value + 3 * d + 10 * sab + 4 * pma;  // role embedding; phi1..phi4 and merge, two SABs each; 4 PMAs
+    if (c.encoder.element_positions) encoder += 6 * encoder::SNEEncoderImpl::kElementBands * d;
   } else if (c.model == "mlp") {
     encoder = baselines::mlp_parameters(shape.num_params, b.hidden, b.layers, d);
   } else if (c.model == "deepsets") {

@@ -302,6 +302,7 @@ TEST_CASE("the parameter count computed from the settings equals the built model
       c.baseline.layers = std::max<int64_t>(1, layers);
       c.encoder.value_embedding = layers == 1 ? "linear" : "fourier";
       c.encoder.ff_mult = layers == 3 ? 4 : 2;
+      c.encoder.element_positions = layers == 3;
       INFO(model << " layers " << layers);
       CHECK(train::model_parameters(c, shape) == train::count_parameters(*train::make_model(c, shape)));
     }
