@@ -251,7 +251,9 @@ def main(argv=None):
         except ImportError as e:
             raise InputError(f"PyTorch is needed to read .pth files ({e}); install python3-torch")
         n, h = import_zoo(args, torch)
-    except (InputError, OSError, ValueError) as e:
+    except (OSError, RuntimeError) as e:
+        return sne_zoo.write_failure("import_dwsnets", args.out, e)
+    except (InputError, ValueError) as e:
         print(f"import_dwsnets: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1
     print(f"import_dwsnets: wrote {n} INRs (SIREN 1-{h}-{h}-1) to {args.out}", file=sys.stderr)

@@ -438,7 +438,9 @@ def main(argv=None):
         except ImportError as e:
             raise InputError(f"PyTorch is needed to read the checkpoints ({e}); install python3-torch")
         r = import_zoo(args, torch)
-    except (InputError, OSError, ValueError) as e:
+    except (OSError, RuntimeError) as e:
+        return sne_zoo.write_failure(PROG, args.out, e)
+    except (InputError, ValueError) as e:
         print(f"{PROG}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1
     if r["empty"]:

@@ -445,7 +445,9 @@ def main(argv=None):
         if os.path.exists(args.out) and not args.overwrite:
             raise InputError(f"{args.out}: output exists; pass --overwrite to replace it")
         n, skipped, inf_metrics, sizes, step, image = import_zoo(args)
-    except (InputError, OSError, ValueError) as e:
+    except (OSError, RuntimeError) as e:
+        return sne_zoo.write_failure(PROG, args.out, e)
+    except (InputError, ValueError) as e:
         print(f"{PROG}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 1
     if skipped:

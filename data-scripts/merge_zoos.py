@@ -58,7 +58,11 @@ def main():
     try:
         offset = write_merged(tmp, provenance, specs, names, readers)
         os.replace(tmp, a.out)
-    except (OSError, sne_zoo.ZooFormatError, ValueError, KeyError) as e:
+    except (OSError, RuntimeError, sne_zoo.ZooFormatError, ValueError, KeyError) as e:
+        if sne_zoo.disk_full(e):  # exit 5 naming OUT; ends the process without closing the failed file
+            for r in readers:
+                r.close()
+            sne_zoo.write_failure("merge_zoos", a.out, e)
         print(f"merge_zoos: {a.out}: not written ({type(e).__name__}: {e})", file=sys.stderr)
         return 5 if isinstance(e, OSError) else 3
     finally:

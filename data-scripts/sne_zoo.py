@@ -36,6 +36,7 @@ CLI:  sne_zoo.py dump ZOO   (the whole zoo as one JSON document; NaN/inf -> null
       sne_zoo.py info ZOO   (a short summary)
 """
 import argparse
+import errno
 import json
 import math
 import numbers
@@ -57,6 +58,33 @@ _STR = h5py.string_dtype("utf-8")
 
 class ZooFormatError(ValueError):
     """The file is not a (readable) sne zoo."""
+
+
+_ABANDONED = []  # files whose write failed (ZooWriter.abort)
+
+
+def disk_full(error):
+    """Whether `error` means the disk or quota is full. h5py reports a failed write as an OSError or a
+    RuntimeError with the C library's message inside its own text and often no errno, so both are looked at."""
+    if not isinstance(error, Exception):
+        return False
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error)
+    return "No space left on device" in text or "errno = 28" in text or "Disk quota exceeded" in text
+
+
+def write_failure(prog, out, error):
+    """The importers' rule for an OSError or RuntimeError: a full disk is exit 5 with the path (ZooWriter removed the partial
+    file), and the process ends here; anything else prints its first line and returns exit code 1."""
+    if disk_full(error):
+        print(f"{prog}: error: {out}: cannot write (No space left on device; is the disk full?); the partial "
+              f"output was removed, rerun once there is room", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(5)  # not sys.exit: h5py would close the failed file at exit, and libhdf5 1.10 crashes there
+    print(f"{prog}: error: {str(error).splitlines()[0] if str(error) else type(error).__name__}", file=sys.stderr)
+    return 1
 
 
 def _check_name(what, name):
@@ -321,28 +349,40 @@ class ZooWriter:
             g = self._f.create_group("splits")
             for k, idx in self._splits.items():
                 _vector(g, k, idx, np.int64)
-        finally:
-            self._f.close()
-            self._f = None
+            self._f.close()  # the last writes happen here; on any error the handle stays for abort()
+        except BaseException:
+            if self._f is not None and not self._f.id.valid:
+                self._f = None  # closed after all
+            raise
+        self._f = None
 
     def __enter__(self):
         return self
 
-    def abort(self):
-        """Close and remove the half-written file."""
+    def abort(self, close=True):
+        """Remove the half-written file. close=False after a failed write: libhdf5 1.10 crashes closing a file
+        whose write failed (H5D_close), so the handle is kept open, unused, until the process ends by
+        write_failure's os._exit, which skips h5py's own closing at exit."""
         if self._f is not None:
-            self._f.close()
-            self._f = None
-            os.remove(self.path)
+            f, self._f = self._f, None
+            if close:
+                try:
+                    f.close()
+                except Exception:  # noqa: BLE001 - the error that led here is the one to report
+                    pass
+            else:
+                _ABANDONED.append(f)
+            if os.path.exists(self.path):
+                os.remove(self.path)
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
-            self.abort()
+            self.abort(close=not disk_full(exc))
             return False
         try:
             self.close()
-        except BaseException:
-            self.abort()
+        except BaseException as e:
+            self.abort(close=not disk_full(e))
             raise
         return False
 
