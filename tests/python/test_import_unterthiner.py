@@ -20,7 +20,7 @@ import unittest
 
 import numpy as np
 
-from zoo_fixtures import SOURCE_DIR, sne_zoo
+from zoo_fixtures import SOURCE_DIR, small_disk, sne_zoo
 
 IMPORTER = os.path.join(SOURCE_DIR, "data-scripts", "import_unterthiner.py")
 sys.path.insert(0, os.path.dirname(IMPORTER))
@@ -327,22 +327,15 @@ class ImporterTest(unittest.TestCase):
         with sne_zoo.ZooReader(out) as r:
             self.assertEqual(r.num_networks, 8)
 
-    @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0, "needs root to mount a small tmpfs")
     def test_a_full_disk_exits_5_naming_the_output_leaves_nothing_and_the_rerun_completes(self):
         write_collection(self.src, runs=20)  # 80 networks of 4970 float32: about 1.6 MB, on a 256 kB disk
-        mnt = self.p("full")
-        os.makedirs(mnt)
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt], capture_output=True).returncode:
-            self.skipTest("cannot mount a tmpfs here")
-        try:
+        with small_disk(self.p("full"), "256k") as mnt:
             out = os.path.join(mnt, "zoo.h5")
             proc = self.run_importer(self.src, out, ok=False)
             self.assertEqual(proc.returncode, 5, proc.stderr)
             self.assertIn(f"{out}: cannot write (No space left on device", proc.stderr)
             self.assertNotIn("Traceback", proc.stderr)
             self.assertEqual(os.listdir(mnt), [])  # neither OUT nor OUT.partial
-        finally:
-            subprocess.run(["umount", "-l", mnt], capture_output=True)
         out = self.p("zoo.h5")  # the rerun, where there is room
         self.run_importer(self.src, out)
         with sne_zoo.ZooReader(out) as r:

@@ -8,7 +8,7 @@ import tempfile
 import unittest
 
 import numpy as np
-from zoo_fixtures import SOURCE_DIR, mlp_spec, sne_zoo, write_mixed_zoo
+from zoo_fixtures import SOURCE_DIR, mlp_spec, small_disk, sne_zoo, write_mixed_zoo
 
 MERGE = os.path.join(SOURCE_DIR, "data-scripts", "merge_zoos.py")
 
@@ -75,22 +75,15 @@ class MergeZoosTest(unittest.TestCase):
         self.assertEqual(merge("-o", os.path.join(self.dir, "m.h5"), a, b).returncode, 0)
         self.assertEqual(sorted(os.listdir(self.dir)), ["a.h5", "b.h5", "m.h5"])  # no temporary file remains
 
-    @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0, "needs root to mount a small tmpfs")
     def test_a_full_disk_exits_5_naming_the_output_and_leaves_nothing(self):
         a = os.path.join(self.dir, "first.h5")
         write_mixed_zoo(a, num_networks=400, seed=0)
-        mnt = os.path.join(self.dir, "full")
-        os.makedirs(mnt)
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt], capture_output=True).returncode:
-            self.skipTest("cannot mount a tmpfs here")
-        try:
+        with small_disk(os.path.join(self.dir, "full"), "64k") as mnt:
             out = os.path.join(mnt, "mixed.h5")
             r = merge(a, "-o", out)
             self.assertEqual(r.returncode, 5, r.stderr)
             self.assertIn(f"{out}: cannot write (No space left on device", r.stderr)
             self.assertEqual(os.listdir(mnt), [])
-        finally:
-            subprocess.run(["umount", "-l", mnt], capture_output=True)
         out = os.path.join(self.dir, "mixed.h5")  # the rerun, where there is room
         self.assertEqual(merge(a, "-o", out).returncode, 0)
 

@@ -1,7 +1,10 @@
 """Shared helpers for the Python zoo tests: imports sne_zoo from <source>/data-scripts and builds small zoos."""
+import contextlib
 import math
 import os
+import subprocess
 import sys
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -106,3 +109,18 @@ def write_mixed_zoo(path, num_networks=10, nan_weight_in=None, seed=0):
             w.set_split(name, idx)
     expected["splits"] = {k: sorted(set(v)) for k, v in splits.items()}
     return expected
+
+
+@contextlib.contextmanager
+def small_disk(path, size):
+    """A tmpfs of `size` (e.g. "128k") mounted at the new folder `path` for a full-disk test, unmounted at the
+    end. Raises unittest.SkipTest when not root or when the mount fails."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        raise unittest.SkipTest("needs root to mount a small tmpfs")
+    os.makedirs(path)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path], capture_output=True).returncode:
+        raise unittest.SkipTest("cannot mount a tmpfs here")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", path], capture_output=True)
