@@ -75,8 +75,8 @@ def disk_full(error):
 
 
 def write_failure(prog, out, error):
-    """The importers' rule for an OSError or RuntimeError: a full disk is exit 5 with the path (ZooWriter removed the partial
-    file), and the process ends here; anything else prints its first line and returns exit code 1."""
+    """The importers' rule for an OSError or RuntimeError: a full disk is exit 5 with the path (ZooWriter
+    removed the partial file), and the process ends here; anything else prints its first line and returns 1."""
     if disk_full(error):
         print(f"{prog}: error: {out}: cannot write (No space left on device; is the disk full?); the partial "
               f"output was removed, rerun once there is room", file=sys.stderr)
@@ -350,9 +350,12 @@ class ZooWriter:
             for k, idx in self._splits.items():
                 _vector(g, k, idx, np.int64)
             self._f.close()  # the last writes happen here; on any error the handle stays for abort()
-        except BaseException:
+        except BaseException as e:
             if self._f is not None and not self._f.id.valid:
                 self._f = None  # closed after all
+            elif self._f is not None and not disk_full(e):
+                self._f.close()  # as before; only a failed write must never be closed (abort)
+                self._f = None
             raise
         self._f = None
 
