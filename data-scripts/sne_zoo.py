@@ -330,32 +330,39 @@ class ZooWriter:
         for name, idx in self._splits.items():  # checked before anything is written: fix the split, close again
             if idx.size and idx[-1] >= n:
                 raise ValueError(f"split {name}: network index {idx[-1]} >= number of networks {n}")
+        # Every dataset stays referenced until the file is closed: h5py writes a dataset's cached chunks when its
+        # object is deallocated, and on a full disk that write fails where Python can only print the error (once
+        # per dataset) and carry on. Held, they are written by the flush below, which raises.
+        kept = []
         try:
             for a in self._archs:
                 self._flush(a)
             nets = self._f.create_group("networks")
-            _vector(nets, "architecture", self._arch_col, np.int32)
-            _vector(nets, "row", self._row_col, np.int64)
+            kept.append(_vector(nets, "architecture", self._arch_col, np.int32))
+            kept.append(_vector(nets, "row", self._row_col, np.int64))
             g = nets.create_group("properties")
             for k, col in self._props.items():
-                _vector(g, k, col, np.float64)
+                kept.append(_vector(g, k, col, np.float64))
             g = nets.create_group("metadata")
             for k, col in self._meta.items():
                 if isinstance(col[0], str):
-                    g.create_dataset(k, data=np.array(col, dtype=object), dtype=_STR, chunks=(VECTOR_CHUNK,),
-                                     maxshape=(None,))
+                    kept.append(g.create_dataset(k, data=np.array(col, dtype=object), dtype=_STR,
+                                                 chunks=(VECTOR_CHUNK,), maxshape=(None,)))
                 else:
-                    _vector(g, k, col, np.float64)
+                    kept.append(_vector(g, k, col, np.float64))
             g = self._f.create_group("splits")
             for k, idx in self._splits.items():
-                _vector(g, k, idx, np.int64)
-            self._f.close()  # the last writes happen here; on any error the handle stays for abort()
+                kept.append(_vector(g, k, idx, np.int64))
+            self._f.flush()
+            self._f.close()  # on any error the handle stays for abort()
         except BaseException as e:
             if self._f is not None and not self._f.id.valid:
                 self._f = None  # closed after all
             elif self._f is not None and not disk_full(e):
                 self._f.close()  # as before; only a failed write must never be closed (abort)
                 self._f = None
+            else:
+                _ABANDONED.append(kept)  # with the file, for abort(): never deallocated before os._exit
             raise
         self._f = None
 

@@ -20,7 +20,7 @@ import unittest
 
 import numpy as np
 
-from zoo_fixtures import SOURCE_DIR, sne_zoo
+from zoo_fixtures import SOURCE_DIR, small_disk, sne_zoo
 
 try:
     import torch
@@ -364,6 +364,19 @@ class ImporterTest(unittest.TestCase):
         bn = lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))  # noqa: E731
         write_model(self.src, "m0", 0, epochs=(0,), make=bn)
         self.assert_fails("1.weight of shape [2]", "conv1d/conv2d/linear layers only")
+
+    def test_a_full_disk_exits_5_naming_the_output_leaves_nothing_and_the_rerun_completes(self):
+        self.make_zoo(models=30)  # 90 networks
+        with small_disk(self.p("full"), "64k") as mnt:
+            out = os.path.join(mnt, "zoo.h5")
+            proc = self.run_importer(self.src, out, ok=False)
+            self.assertEqual(proc.returncode, 5, proc.stderr)
+            self.assertIn(f"{out}: cannot write (No space left on device", proc.stderr)
+            self.assertNotIn("Traceback", proc.stderr)
+            self.assertEqual(os.listdir(mnt), [])
+        self.run_importer(self.src, self.p("zoo.h5"))  # the rerun, where there is room
+        with sne_zoo.ZooReader(self.p("zoo.h5")) as r:
+            self.assertEqual(r.num_networks, 90)
 
     def test_overwrite(self):
         self.make_zoo(models=1)
