@@ -395,6 +395,33 @@ class TrainEvalEncodeTest(unittest.TestCase):
         finally:
             subprocess.run(["umount", "-l", mnt], capture_output=True)
 
+    @unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount"),
+                         "needs root to mount a small tmpfs")
+    def test_compare_and_transfer_on_a_full_disk_exit_5_naming_the_path_and_the_rerun_completes(self):
+        mnt = tempfile.mkdtemp(dir=self.dir)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", mnt], capture_output=True).returncode:
+            self.skipTest("cannot mount a tmpfs here")
+        try:
+            jobs = {"compare": ["compare", self.config, "--models", "statnn", "-o", os.path.join(mnt, "compare")],
+                    "transfer": ["transfer", self.config, "--models", "statnn", "--train", self.zoo,
+                                 "-o", os.path.join(mnt, "transfer")]}
+            for name, args in jobs.items():
+                with self.subTest(name):
+                    args = args + ["--set", "train.epochs=1", "--threads", "2"]
+                    filler = fill_disk(mnt, leave=16 * 1024)  # room for a config, not for a checkpoint
+                    r = sne(*args)
+                    self.assertEqual(r.returncode, 5, r.stderr)
+                    self.assertIn("is the disk full?", r.stderr)
+                    self.assertIn(mnt, r.stderr)
+                    for marker in ("terminate called", "Aborted", "Segmentation", "internal error"):
+                        self.assertNotIn(marker, r.stderr)
+                    os.remove(filler)
+                    r = sne(*args)
+                    self.assertEqual(r.returncode, 0, r.stderr)
+                    self.assertTrue(os.path.isfile(os.path.join(args[args.index("-o") + 1], f"{name}.json")))
+        finally:
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
+
     def test_compare_trains_every_model_on_the_same_splits_and_reuses_finished_rows(self):
         out = os.path.join(self.dir, "compare")
         args = ["compare", self.config, "--models", "statnn,mlp", "--fractions", "0.5,1", "-o", out,
