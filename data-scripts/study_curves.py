@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Learning curves of a study of SNE's open choices (an `sne ablate` output folder), one panel per group of rows.
 
-    data-scripts/study_curves.py STUDY_DIR OUT.png [--reference default]
+    data-scripts/study_curves.py STUDY_DIR OUT.png [--reference default] [--time-to MSE]
 
 Each row is drawn as the mean over its seeds of the validation MSE per epoch (from ROW/seed-S/metrics.jsonl),
 with the seeds' range as a band when there are several; the reference row is drawn in black in every panel.
 Rows of the study that no group names are drawn in a last panel. Needs matplotlib (Debian's python3-matplotlib).
+An `sne compare --seeds` folder works too: each model is a row (use --reference sne).
+
+--time-to MSE also prints, per row, the epochs and the wall minutes (each epoch's "seconds": its training steps
+and its validation pass) until the validation MSE first reached MSE, mean ± std over the seeds that reached it.
 """
 import argparse
 import json
@@ -22,8 +26,9 @@ GROUPS = [
 PALETTE = ["#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7", "#0072B2", "#F0E442"]  # Okabe-Ito
 
 
-def curves(row_dir):
-    """{seed: [(epoch, validation mse)]} of one row; a torn last line (a killed run) is skipped."""
+def curves(row_dir, with_seconds=False):
+    """{seed: [(epoch, validation mse)]} of one row; a torn last line (a killed run) is skipped. With
+    `with_seconds`, [(epoch, validation mse, the epoch's seconds)]."""
     out = {}
     for seed_dir in sorted(row_dir.glob("seed-*")):
         f = seed_dir / "metrics.jsonl"
@@ -37,10 +42,45 @@ def curves(row_dir):
             except (ValueError, KeyError, TypeError):
                 continue
             if isinstance(mse, (int, float)) and math.isfinite(mse):
-                points[int(r["epoch"])] = float(mse)  # a repeated epoch (resumed run) counts once
+                # a repeated epoch (resumed run) counts once
+                points[int(r["epoch"])] = (float(mse), float(r.get("seconds", 0.0))) if with_seconds else float(mse)
         if points:
-            out[seed_dir.name] = sorted(points.items())
+            items = sorted(points.items())
+            out[seed_dir.name] = [(e,) + v for e, v in items] if with_seconds else items
     return out
+
+
+def mean_std(xs):
+    m = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return m, sd
+
+
+def time_to(row_dir, threshold):
+    """(seeds, [(epoch, minutes)] of the seeds whose validation MSE reached `threshold`), minutes summed over
+    the epochs up to and including the first that reached it."""
+    seeds = curves(row_dir, with_seconds=True)
+    reached = []
+    for points in seeds.values():
+        total = 0.0
+        for epoch, mse, seconds in points:
+            total += seconds
+            if mse <= threshold:
+                reached.append((epoch, total / 60.0))
+                break
+    return len(seeds), reached
+
+
+def time_table(rows, study, threshold):
+    lines = [f"| row | seeds that reached validation MSE {threshold:g} | epochs | wall minutes |", "|---|---|---|---|"]
+    for name in rows:
+        n, reached = time_to(study / name, threshold)
+        if reached:
+            (e, es), (m, ms) = mean_std([r[0] for r in reached]), mean_std([r[1] for r in reached])
+            lines.append(f"| {name} | {len(reached)} of {n} | {e:.1f} ± {es:.1f} | {m:.1f} ± {ms:.1f} |")
+        else:
+            lines.append(f"| {name} | 0 of {n} | - | - |")
+    return "\n".join(lines)
 
 
 def main():
@@ -48,6 +88,7 @@ def main():
     ap.add_argument("study", type=pathlib.Path)
     ap.add_argument("out", type=pathlib.Path)
     ap.add_argument("--reference", default="default")
+    ap.add_argument("--time-to", type=float, metavar="MSE")
     a = ap.parse_args()
     try:
         import matplotlib
@@ -66,7 +107,7 @@ def main():
     rest = sorted(set(rows) - named)
     if rest:
         groups.append(("other rows", rest))
-    groups = [g for g in groups if g[1]]
+    groups = [g for g in groups if g[1]] or [(a.reference, [])]  # the reference alone: one panel
     cols = 2
     nrows = (len(groups) + cols - 1) // cols
     fig, axes = plt.subplots(nrows, cols, figsize=(7.0, 2.6 * nrows), sharey=True, squeeze=False)
@@ -102,6 +143,8 @@ def main():
     fig.savefig(tmp, dpi=150)
     tmp.replace(a.out)
     print(f"{a.out}: {sum(len(n) for _, n in groups) + 1} rows in {len(groups)} panels")
+    if a.time_to is not None:
+        print(time_table(sorted(rows), a.study, a.time_to))
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ study_curves = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(study_curves)
 
 
-def write_run(path, mses, torn=False, repeat=None):
+def write_run(path, mses, torn=False, repeat=None, seconds=None):
     os.makedirs(path)
-    lines = [json.dumps({"epoch": e + 1, "validation": {"mse": m}}) for e, m in enumerate(mses)]
+    lines = [json.dumps({"epoch": e + 1, "validation": {"mse": m}, "seconds": seconds[e] if seconds else 1.0})
+             for e, m in enumerate(mses)]
     if repeat is not None:  # a resumed run logged this epoch again, with the resumed value
         lines.append(json.dumps({"epoch": repeat, "validation": {"mse": 0.5}}))
     text = "\n".join(lines) + "\n"
@@ -61,6 +62,19 @@ class StudyCurvesTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("no row 'default'", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, "x.png")))
+
+    def test_time_to_sums_the_epochs_until_the_first_that_reached_the_threshold(self):
+        write_run(os.path.join(self.dir, "sne", "seed-0"), [8.0, 0.2, 0.09, 0.2], seconds=[60, 120, 60, 600])
+        write_run(os.path.join(self.dir, "sne", "seed-1"), [8.0, 0.05], seconds=[60, 120])
+        write_run(os.path.join(self.dir, "sne", "seed-2"), [8.0, 0.5], seconds=[60, 60])  # never reached it
+        n, reached = study_curves.time_to(__import__("pathlib").Path(self.dir, "sne"), 0.1)
+        self.assertEqual(n, 3)
+        self.assertEqual(reached, [(3, 4.0), (2, 3.0)])
+        out = os.path.join(self.dir, "curves.png")
+        r = subprocess.run([sys.executable, SCRIPT, self.dir, out, "--reference", "sne", "--time-to", "0.1"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("| sne | 2 of 3 | 2.5 ± 0.7 | 3.5 ± 0.7 |", r.stdout)
 
 
 if __name__ == "__main__":
