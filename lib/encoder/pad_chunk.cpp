@@ -50,4 +50,40 @@ std::vector<at::Tensor> unpad(const Chunks& chunks) {
   return out;
 }
 
+namespace {
+
+/// One action of a permutation symmetry on a tensor of `shape` (flat, row-major), chunks of c from its start.
+bool action_preserves_chunks(const std::vector<int64_t>& shape, const zoo::SymmetryAction& a, int64_t units, int64_t c) {
+  if (units < 2) return true;  // nothing moves
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < a.axis; ++d) outer *= shape[static_cast<std::size_t>(d)];
+  for (std::size_t d = static_cast<std::size_t>(a.axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+  const int64_t n = shape[static_cast<std::size_t>(a.axis)];
+  // Whole chunks: every unit's slab (block * inner contiguous elements per outer index) starts on a chunk
+  // boundary and is a whole number of chunks, so a permutation moves chunks onto chunks.
+  const bool slabs_aligned = (a.block * inner) % c == 0 && (a.offset * inner) % c == 0 && (outer == 1 || (n * inner) % c == 0);
+  if (slabs_aligned) return true;
+  // Within one chunk: for each outer index, the moved range lies inside a single chunk.
+  for (int64_t o = 0; o < outer; ++o) {
+    const int64_t first = (o * n + a.offset) * inner, last = first + units * a.block * inner - 1;
+    if (first / c != last / c) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool symmetries_preserve_chunks(const zoo::ArchitectureSpec& spec, int64_t c) {
+  if (c < 1) throw std::invalid_argument("chunk size must be >= 1, got " + std::to_string(c));
+  for (const zoo::Symmetry& s : spec.symmetries) {
+    if (s.kind != "permutation") return false;
+    for (const zoo::SymmetryAction& a : s.actions) {
+      const zoo::TensorSpec* t = spec.find_tensor(a.tensor);
+      if (t == nullptr || a.axis < 0 || static_cast<std::size_t>(a.axis) >= t->shape.size()) return false;
+      if (!action_preserves_chunks(t->shape, a, s.size, c)) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace sne::encoder

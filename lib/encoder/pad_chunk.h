@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "zoo/architecture.h"
+
 namespace sne::encoder {
 
 /// Chunks of many tensors, packed.
@@ -26,5 +28,12 @@ Chunks pad_chunk(const std::vector<at::Tensor>& flat_tensors, int64_t c);
 
 /// The flat tensors back from their chunks (the inverse of pad_chunk).
 std::vector<at::Tensor> unpad(const Chunks& chunks);
+
+/// Whether every permutation of every symmetry of `spec` maps the chunks of size c of each tensor it acts on
+/// onto chunks, as sets of values: along each action's axis the moved units' blocks are either runs of whole
+/// chunks at the same alignment (a row of a hidden layer at c dividing its length) or lie, for each index of the
+/// axes before it, inside one chunk (a row's inputs at c = the row's length). A set encoder of chunks is then
+/// invariant to the zoo's symmetries by construction. False for any symmetry kind other than "permutation".
+bool symmetries_preserve_chunks(const zoo::ArchitectureSpec& spec, int64_t c);
 
 }  // namespace sne::encoder

@@ -1,6 +1,7 @@
 #include "encoder/sne_encoder.h"
 
 #include "encoder/fused/fused_chunk_stage.h"
+#include "encoder/pad_chunk.h"
 
 #include <torch/torch.h>
 
@@ -335,6 +336,10 @@ torch::Tensor SNEEncoderImpl::encode_above_chunks(const EncoderInput& in, const 
   if (o_.level_encoding) lv = lv + position_encoding(in.layer_level);
   auto [xn, mn] = pack_groups(lv, starts_of(in.layer_network, in.num_networks));
   return gamma_net_->forward(phi(phi4_, xn, mn), mn);  // [N, d]
+}
+
+bool SNEEncoderImpl::invariant_to(const zoo::ArchitectureSpec& spec) const {
+  return !o_.element_positions && symmetries_preserve_chunks(spec, o_.chunk_size);
 }
 
 }  // namespace sne::encoder

@@ -50,6 +50,9 @@ class SNEEncoderImpl : public WeightEncoderImpl {
   torch::Tensor chunk_vectors(const EncoderInput& in);
   const EncoderOptions& options() const { return o_; }
   bool recomputes_in_backward() const override { return recomputed_; }
+  /// Without element positions a chunk is a set and a tensor a set of chunks: invariant to the spec's
+  /// symmetries whenever they map chunks onto chunks at this chunk size (symmetries_preserve_chunks).
+  bool invariant_to(const zoo::ArchitectureSpec& spec) const override;
 
  private:
   torch::Tensor embed_values(const torch::Tensor& values);  // [S, c] -> [S, c, d]

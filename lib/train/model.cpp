@@ -112,6 +112,10 @@ void require_readable(const config::Config& c, const ModelShape& shape, const zo
   }
 }
 
+bool ModelImpl::invariant_to(const std::vector<zoo::ArchitectureSpec>& archs) const {
+  return std::all_of(archs.begin(), archs.end(), [&](const zoo::ArchitectureSpec& a) { return encoder_->invariant_to(a); });
+}
+
 ModelImpl::ModelImpl(std::shared_ptr<encoder::WeightEncoderImpl> enc, int64_t hidden, int64_t layers) {
   encoder_ = register_module("encoder", std::move(enc));
   predictor_ = register_module("predictor", baselines::mlp(encoder_->dim(), hidden, layers, 1));

@@ -43,7 +43,8 @@ class ModelImpl : public torch::nn::Module {
   torch::Tensor forward(const encoder::EncoderInput& in);
   /// The network codes z: [N, dim].
   torch::Tensor encode(const encoder::EncoderInput& in) { return encoder_->forward(in); }
-  bool invariant_by_construction() const { return encoder_->invariant_by_construction(); }
+  /// Whether the model is invariant by construction to every symmetry of every one of `archs`.
+  bool invariant_to(const std::vector<zoo::ArchitectureSpec>& archs) const;
   /// See WeightEncoderImpl::recomputes_in_backward (about the last forward pass).
   bool recomputes_in_backward() const { return encoder_->recomputes_in_backward(); }
 

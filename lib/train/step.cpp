@@ -28,12 +28,6 @@ std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, co
 
 namespace {
 
-int64_t invariance_samples_of(const Model& model, const config::Config& config) {
-  // A model invariant to every symmetry by construction would get a zero term for a second forward pass.
-  return config.train.invariance_weight > 0 && !model->invariant_by_construction() ? config.train.invariance_samples
-                                                                                   : 0;
-}
-
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& g : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 }
@@ -44,10 +38,15 @@ torch::Tensor task_loss(const config::Config& config, const torch::Tensor& out, 
 
 }  // namespace
 
+int64_t invariance_samples(const Model& model, const config::Config& config,
+                           const std::vector<zoo::ArchitectureSpec>& archs) {
+  return config.train.invariance_weight > 0 && !model->invariant_to(archs) ? config.train.invariance_samples : 0;
+}
+
 LocalStep::LocalStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config,
-                     std::mt19937_64& rng)
+                     std::mt19937_64& rng, const std::vector<zoo::ArchitectureSpec>& archs)
     : model_(std::move(model)), optimizer_(optimizer), config_(config), rng_(rng) {
-  samples_ = invariance_samples_of(model_, config);
+  samples_ = invariance_samples(model_, config, archs);
 }
 
 StepLosses LocalStep::run(const StepInput& in, BatchPreparer& preparer, double lr) {
@@ -76,9 +75,10 @@ std::mt19937_64 shard_rng(int64_t seed, int64_t step, int64_t shard) {
 }
 
 ShardedStep::ShardedStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config,
-                         Collective* collective, int64_t bucket_bytes)
+                         Collective* collective, const std::vector<zoo::ArchitectureSpec>& archs,
+                         int64_t bucket_bytes)
     : model_(std::move(model)), optimizer_(optimizer), config_(config), collective_(collective) {
-  samples_ = invariance_samples_of(model_, config);
+  samples_ = invariance_samples(model_, config, archs);
   params_ = model_->parameters();
   // Buckets in reverse parameter order, the order in which the backward pass finishes the gradients.
   std::vector<int64_t> bucket;

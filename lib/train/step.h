@@ -20,6 +20,12 @@ std::pair<torch::Tensor, torch::Tensor> forward_with_invariance(Model& model, co
                                                                BatchPreparer& preparer, int64_t samples,
                                                                std::mt19937_64& rng);
 
+/// The invariance term's transforms per step: train.invariance_samples, or 0 when the term's weight is 0 or the
+/// model is invariant by construction to the symmetries of every one of `archs` (the term would be exactly 0
+/// for the price of encoding each batch again).
+int64_t invariance_samples(const Model& model, const config::Config& config,
+                           const std::vector<zoo::ArchitectureSpec>& archs);
+
 /// What a step returns: detached scalars on the model's device (reading them synchronises; the trainer reads
 /// them only when it displays or saves), and whether the ranks agreed to stop after this step.
 struct StepLosses {
@@ -45,10 +51,11 @@ class TrainStep {
 };
 
 /// The single-process step on one batch: forward with the invariance term (its transforms drawn from `rng`,
-/// which is part of the resumable state), backward, clipping, AdamW.
+/// which is part of the resumable state), backward, clipping, AdamW. `archs`: the zoo's architectures.
 class LocalStep : public TrainStep {
  public:
-  LocalStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config, std::mt19937_64& rng);
+  LocalStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config, std::mt19937_64& rng,
+            const std::vector<zoo::ArchitectureSpec>& archs);
   StepLosses run(const StepInput& in, BatchPreparer& preparer, double lr) override;
 
  private:
@@ -56,7 +63,7 @@ class LocalStep : public TrainStep {
   torch::optim::Optimizer& optimizer_;
   const config::Config& config_;
   std::mt19937_64& rng_;
-  int64_t samples_;  ///< invariance samples per step (0 when the model is invariant by construction)
+  int64_t samples_;  ///< invariance_samples()
 };
 
 /// The step of a run whose batches are cut into data shards, on one process or several: each owned shard's
@@ -72,7 +79,7 @@ class LocalStep : public TrainStep {
 class ShardedStep : public TrainStep {
  public:
   ShardedStep(Model model, torch::optim::Optimizer& optimizer, const config::Config& config, Collective* collective,
-              int64_t bucket_bytes = int64_t{256} << 10);
+              const std::vector<zoo::ArchitectureSpec>& archs, int64_t bucket_bytes = int64_t{256} << 10);
   ~ShardedStep() override;
   StepLosses run(const StepInput& in, BatchPreparer& preparer, double lr) override;
   /// Seconds the steps waited for the gradient all-reduce after their backward passes (for the scaling figures).

@@ -227,12 +227,16 @@ TrainReport train(const TrainRequest& rq, const Context& ctx) {
   std::unique_ptr<TrainStep> step;
   ShardedStep* sharded_step = nullptr;
   if (plan.sharded()) {
-    auto s = std::make_unique<ShardedStep>(model, opt, c, col, rq.bucket_bytes);
+    auto s = std::make_unique<ShardedStep>(model, opt, c, col, z->architectures(), rq.bucket_bytes);
     sharded_step = s.get();
     step = std::move(s);
   } else {
-    step = std::make_unique<LocalStep>(model, opt, c, st.rng);
+    step = std::make_unique<LocalStep>(model, opt, c, st.rng, z->architectures());
   }
+  if (rq.on_note && writer && c.train.invariance_weight > 0 && invariance_samples(model, c, z->architectures()) == 0)
+    rq.on_note("train.invariance_weight: the model is invariant to every symmetry of " + c.zoo.path +
+               " by construction (for SNE: its symmetries move whole chunks of encoder.chunk_size " +
+               std::to_string(c.encoder.chunk_size) + " or stay inside one); the invariance term, always 0 here, is skipped");
   const int64_t batches = stream.steps_per_epoch();
   TrainReport report;
   const auto t_start = std::chrono::steady_clock::now();

@@ -1,6 +1,8 @@
 #include "torch_catch.h"
 
+#include "encoder/pad_chunk.h"
 #include "encoder/sne_encoder.h"
+#include "zoo/symmetry.h"
 #include "zoo/fixtures.h"
 
 using namespace sne;
@@ -124,6 +126,66 @@ TEST_CASE("permuting hidden units leaves the code unchanged when chunks hold who
   SNEEncoder enc(small(3));
   const torch::Tensor z = enc->forward(nets.input(3));
   CHECK(close(z[0], z[1]));
+}
+
+TEST_CASE("the encoder is invariant to a spec's symmetries exactly where symmetries_preserve_chunks says so") {
+  // Over architectures and chunk sizes: where the check says the symmetries map chunks onto chunks, random
+  // symmetry transforms leave the code unchanged (float rounding only); where it says not, they change it.
+  // The trainer skips the invariance term on the check's word, so both directions matter.
+  torch::manual_seed(5);
+  std::vector<zoo::ArchitectureSpec> specs = {test::mlp_spec("mlp_1_6_1", 1, 6, 1), test::mlp_spec("mlp_2_4_1", 2, 4, 1),
+                                              test::mlp_spec("mlp_3_5_2", 3, 5, 2), test::cnn_spec()};
+  int exact = 0, inexact = 0;
+  for (const auto& spec : specs) {
+    for (int64_t c : {1, 2, 3, 4, 5, 6, 8, 9, 12, 18}) {
+      INFO(spec.name << " at chunk size " << c);
+      Nets nets;
+      nets.add(spec, 1.0f);
+      std::mt19937_64 rng(static_cast<uint64_t>(c));
+      constexpr int kTransforms = 8;  // two units have one non-identity permutation: 8 draws all miss it 1 in 256
+      for (int k = 0; k < kTransforms; ++k) {
+        nets.specs.push_back(spec);
+        nets.params.push_back(nets.params[0]);
+        zoo::random_symmetry_transform(spec, rng, nets.params.back().data());
+      }
+      SNEEncoder enc(small(c));
+      torch::NoGradGuard no_grad;
+      const torch::Tensor z = enc->forward(nets.input(c));
+      const double gap = (z.narrow(0, 1, kTransforms) - z[0]).abs().max().item<double>();
+      CHECK(enc->invariant_to(spec) == symmetries_preserve_chunks(spec, c));
+      if (symmetries_preserve_chunks(spec, c)) {
+        ++exact;
+        CHECK(gap < 1e-5);
+      } else {
+        ++inexact;
+        CHECK(gap > 1e-4);
+      }
+    }
+  }
+  CHECK(exact >= 8);
+  CHECK(inexact >= 8);
+}
+
+TEST_CASE("symmetries_preserve_chunks: whole rows, rows inside one chunk, and the cases between") {
+  // A 32 -> 32 -> 32 MLP: at c = 32 the first layer's rows are whole chunks (they move whole) and the second
+  // layer's rows of 32 inputs each lie inside one chunk; at c = 16 the first layer's rows still move as whole
+  // chunks, but the bias of 32 and each second-layer row fall into two chunks that a permutation mixes. A
+  // 1 -> 32 -> 1 MLP at c = 8: its column of 32 first-layer weights is 4 chunks, mixed too.
+  zoo::ArchitectureSpec inr = test::mlp_spec("hidden", 32, 32, 32);
+  CHECK(symmetries_preserve_chunks(inr, 32));
+  CHECK_FALSE(symmetries_preserve_chunks(inr, 16));
+  CHECK(symmetries_preserve_chunks(test::mlp_spec("first", 1, 32, 1), 32));
+  CHECK_FALSE(symmetries_preserve_chunks(test::mlp_spec("first", 1, 32, 1), 8));
+  CHECK(symmetries_preserve_chunks(test::mlp_spec("first", 1, 32, 1), 1));  // chunks of one element move whole
+  zoo::ArchitectureSpec other = inr;
+  other.symmetries[0].kind = "sign";
+  CHECK_FALSE(symmetries_preserve_chunks(other, 32));
+  CHECK_THROWS_AS(symmetries_preserve_chunks(inr, 0), std::invalid_argument);
+  // With element positions a chunk knows its weights' places: never invariant by construction.
+  EncoderOptions o = small(32);
+  o.element_positions = true;
+  CHECK_FALSE(SNEEncoder(o)->invariant_to(inr));
+  CHECK(SNEEncoder(small(32))->invariant_to(inr));
 }
 
 TEST_CASE("different networks get different codes at init, and every parameter learns") {

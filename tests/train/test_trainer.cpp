@@ -240,8 +240,8 @@ TEST_CASE("the sharded step on two halves of a batch makes the local step on the
   torch::optim::AdamW opt_local(local->parameters(), torch::optim::AdamWOptions(1e-3));
   torch::optim::AdamW opt_sharded(sharded->parameters(), torch::optim::AdamWOptions(1e-3));
   std::mt19937_64 rng(0);
-  train::LocalStep local_step(local, opt_local, c, rng);
-  train::ShardedStep sharded_step(sharded, opt_sharded, c, nullptr);
+  train::LocalStep local_step(local, opt_local, c, rng, z->architectures());
+  train::ShardedStep sharded_step(sharded, opt_sharded, c, nullptr, z->architectures());
   // The first batch of 8 cut into its first 3 networks and the other 5.
   zoo::StreamOptions o8;
   o8.split = "train";
