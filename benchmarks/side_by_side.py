@@ -18,7 +18,7 @@
    machine's sgemm peak (bench_encoder's matmul_gflops: 1024^3 float32 at the same threads, on the CPU: so
    with --device cuda no % is given), peak RSS (and with --device cuda the reference's peak CUDA memory,
    torch.cuda.max_memory_allocated; bench_encoder does not report sne's).
-4. With --zoo PATH (a sine zoo): end to end, `sne train configs/inr_frequency.yaml` for one epoch and
+4. With --zoo PATH (a sine zoo): end to end, `sne train configs/inr_frequency.yaml` for one epoch at --batch and
    `sne encode` with its checkpoint (both with --device D), networks/s next to the benchmark's siren row.
 
 FLOP model (flops_per_network; per network of a batch of one architecture; multiply-adds count 2)
@@ -150,9 +150,9 @@ def load(path):
 
 # ---- the end-to-end section -------------------------------------------------------------------------------
 
-def end_to_end(sne, zoo, out, threads, device="cpu"):
-    """`sne train configs/inr_frequency.yaml` for one epoch on `zoo`, then `sne encode` with its checkpoint.
-    Returns a dict of rates and how each was obtained."""
+def end_to_end(sne, zoo, out, threads, batch, device="cpu"):
+    """`sne train configs/inr_frequency.yaml` for one epoch on `zoo` at the benchmark's batch size, then
+    `sne encode` with its checkpoint. Returns a dict of rates and how each was obtained."""
     info_text, _ = must([sne, "zoo", "info", zoo, "--json"], "sne zoo info")
     info = json.loads(info_text[info_text.index("{"):])
     run_dir, emb = os.path.join(out, "e2e_run"), os.path.join(out, "e2e_emb.h5")
@@ -161,7 +161,7 @@ def end_to_end(sne, zoo, out, threads, device="cpu"):
         os.remove(emb)
     config = os.path.join("configs", "inr_frequency.yaml")
     train_cmd = [sne, "train", config, "--run-dir", run_dir, "--set", f"zoo.path={zoo}", "--set", "train.epochs=1",
-                 "--threads", str(threads), "--device", device]
+                 "--set", f"zoo.reader.batch_size={batch}", "--threads", str(threads), "--device", device]
     text, train_wall = must(train_cmd, "sne train")
     with open(os.path.join(out, "e2e_train.log"), "w") as f:
         f.write(text)
@@ -362,7 +362,7 @@ def main():
     result = {"setup": setup_path, "device": a.device, "python": py, "batch": a.batch, "repeat": a.repeat,
               "threads": a.threads, "rows": rows}
     if a.zoo:
-        e2e = end_to_end(sne, os.path.abspath(a.zoo), out, a.threads, a.device)
+        e2e = end_to_end(sne, os.path.abspath(a.zoo), out, a.threads, a.batch, a.device)
         siren = next((r for r in rows if r["arch"] == "siren"), None)
         lines = [("train nets/s", e2e["train_nets_per_s"], siren and siren["sne_train"], siren and siren["ref_train"]),
                  ("train nets/s, wall clock of `sne train`", e2e["train_nets_per_s_wall"], None, None),
